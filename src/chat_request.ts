@@ -1,0 +1,96 @@
+/**
+ * The `POST /v1/chat/completions` request body, validated with zod.
+ *
+ * Follows OpenAI's Chat Completions shape. Unknown fields are ignored;
+ * known fields with the wrong type are a 400 that names the field.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { HttpError } from "./http_error.ts";
+
+const textPart = z.object({ type: z.literal("text"), text: z.string() });
+const imagePart = z.object({
+  type: z.literal("image_url"),
+  image_url: z.object({ url: z.string().min(1), detail: z.string().optional() }),
+});
+const refusalPart = z.object({ type: z.literal("refusal"), refusal: z.string() });
+
+/** One part of an array-valued message `content`. */
+export const contentPartSchema = z.discriminatedUnion("type", [textPart, imagePart, refusalPart]);
+
+/** A message's `content`: a string, an array of parts, or null (assistant turns with tool calls). */
+export const contentSchema = z.union([z.string(), z.array(contentPartSchema), z.null()]);
+
+const toolCallSchema = z.object({
+  id: z.string().optional(),
+  type: z.literal("function").optional(),
+  function: z.object({ name: z.string(), arguments: z.string().default("") }),
+});
+
+/** One chat message. */
+export const messageSchema = z.object({
+  role: z.enum(["system", "developer", "user", "assistant", "tool"]),
+  content: contentSchema.optional(),
+  name: z.string().max(256).optional(),
+  tool_calls: z.array(toolCallSchema).optional(),
+  tool_call_id: z.string().optional(),
+});
+
+/** The request body. */
+export const chatRequestSchema = z.object({
+  model: z.string().min(1).optional(),
+  messages: z.array(messageSchema).min(1, "messages must be a non-empty list"),
+  stream: z.boolean().nullish(),
+  stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
+  n: z.number().int().min(1).nullish(),
+  stop: z.union([z.string(), z.array(z.string()).max(16)]).nullish(),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().min(0).max(1).nullish(),
+  max_tokens: z.number().int().min(1).nullish(),
+  max_completion_tokens: z.number().int().min(1).nullish(),
+  seed: z.number().int().nullish(),
+  user: z.string().nullish(),
+  metadata: z.record(z.string(), z.unknown()).nullish(),
+  service_tier: z.string().nullish(),
+  parallel_tool_calls: z.boolean().nullish(),
+  tools: z.array(z.unknown()).nullish(),
+  tool_choice: z.unknown().optional(),
+  response_format: z.object({ type: z.string() }).loose().nullish(),
+});
+
+/** A validated chat request. */
+export type ChatRequest = z.output<typeof chatRequestSchema>;
+/** A validated chat message. */
+export type ChatMessage = z.output<typeof messageSchema>;
+/** A validated content part. */
+export type ContentPart = z.output<typeof contentPartSchema>;
+
+/** Renders zod issues as `path: problem` lines a client can act on. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues.slice(0, 5).map((issue) => {
+    const path = issue.path.reduce<string>(
+      (text, key) =>
+        typeof key === "number" ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key),
+      "",
+    );
+    return `${path || "body"}: ${issue.message}`;
+  }).join("; ");
+}
+
+/**
+ * Validates a parsed body against `schema`.
+ *
+ * @throws {HttpError} 400 `invalid request` naming each wrong field.
+ */
+export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    throw new HttpError(
+      400,
+      "invalid request",
+      `Invalid request body: ${describeIssues(parsed.error)}.`,
+    );
+  }
+  return parsed.data;
+}

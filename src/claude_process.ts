@@ -1,0 +1,180 @@
+/**
+ * One Claude Code CLI child process: spawn, feed stdin, read stdout as lines,
+ * drain stderr into a bounded tail, and stop it for sure.
+ *
+ * Stopping is always the same sequence: close stdin, SIGTERM, then SIGKILL
+ * after a grace period if the child is still there. Cancelling the stdout line
+ * stream (for example because the HTTP client went away) stops the child too.
+ *
+ * @module
+ */
+import { HttpError } from "./http_error.ts";
+import { TailBuffer } from "./tail_buffer.ts";
+import { TextLineStream } from "./text_line_stream.ts";
+
+/** How a child process ended. */
+export interface CliExit {
+  /** Exit code (128 + signal number when killed by a signal). */
+  code: number;
+  /** The signal that ended it, if any. */
+  signal: Deno.Signal | null;
+  /** The last few KiB of stderr, trimmed. */
+  stderr: string;
+  /** Why the bridge stopped it (an abort reason), if it did. */
+  stopReason?: unknown;
+}
+
+/** What to spawn and how. */
+export interface SpawnOptions {
+  /** The CLI binary (`CLAUDE_BIN`). */
+  bin: string;
+  /** Arguments; the prompt never goes here. */
+  args: string[];
+  /** Working directory. */
+  cwd: string;
+  /** Variables added to the inherited environment. */
+  env?: Record<string, string>;
+  /** Longest stdout line kept, in characters; longer ones are dropped. */
+  maxLineLength?: number;
+  /** Milliseconds between SIGTERM and SIGKILL. */
+  killGraceMs?: number;
+  /** Called when a stdout line over `maxLineLength` is dropped. */
+  onLineDropped?: (length: number) => void;
+}
+
+const STDERR_TAIL = 4096;
+const encoder = new TextEncoder();
+
+/**
+ * Maps a spawn failure to a 503 that names `CLAUDE_BIN`.
+ */
+function spawnError(bin: string, error: unknown): HttpError {
+  const reason = error instanceof Deno.errors.NotFound
+    ? "was not found"
+    : error instanceof Deno.errors.PermissionDenied
+    ? "is not executable (or not allowed)"
+    : `could not be started (${error instanceof Error ? error.message : String(error)})`;
+  return new HttpError(
+    503,
+    "cli unavailable",
+    `The Claude Code CLI "${bin}" ${reason}: install it (npm install -g @anthropic-ai/claude-code) or set CLAUDE_BIN to its path.`,
+    { cause: error },
+  );
+}
+
+/** A running (or finished) CLI child. */
+export class ClaudeProcess {
+  /** The child's stdout, split into lines. Cancelling it stops the child. */
+  readonly lines: ReadableStream<string>;
+  /** Resolves once the child has exited and its stderr is drained. */
+  readonly exited: Promise<CliExit>;
+  /** The child's process id. */
+  readonly pid: number;
+
+  #child: Deno.ChildProcess;
+  #stdin: WritableStreamDefaultWriter<Uint8Array>;
+  #killGraceMs: number;
+  #done = false;
+  #stopReason: unknown = undefined;
+  #stopping: Promise<CliExit> | undefined;
+
+  private constructor(child: Deno.ChildProcess, options: SpawnOptions) {
+    this.#child = child;
+    this.pid = child.pid;
+    this.#killGraceMs = options.killGraceMs ?? 2000;
+    this.#stdin = child.stdin.getWriter();
+    const stderr = new TailBuffer(STDERR_TAIL);
+    const drained = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(stderr).catch(
+      () => {},
+    );
+    this.exited = Promise.all([child.status, drained]).then(([status]) => {
+      this.#done = true;
+      return {
+        code: status.code,
+        signal: status.signal,
+        stderr: stderr.text,
+        stopReason: this.#stopReason,
+      };
+    });
+    this.lines = child.stdout
+      .pipeThrough(new TextDecoderStream())
+      .pipeThrough(
+        new TextLineStream({ maxLength: options.maxLineLength, onDrop: options.onLineDropped }),
+      )
+      .pipeThrough(
+        new TransformStream<string, string>({
+          cancel: (reason) => void this.stop(reason),
+        }),
+      );
+  }
+
+  /**
+   * Starts the CLI.
+   *
+   * @throws {HttpError} 503 naming the binary when it is missing or not executable.
+   */
+  static spawn(options: SpawnOptions): ClaudeProcess {
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command(options.bin, {
+        args: options.args,
+        cwd: options.cwd,
+        env: options.env,
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+    } catch (error) {
+      throw spawnError(options.bin, error);
+    }
+    return new ClaudeProcess(child, options);
+  }
+
+  /** True until the child has exited. */
+  get running(): boolean {
+    return !this.#done;
+  }
+
+  /**
+   * Writes `input` to stdin and closes it. Resolves once written; a child
+   * that exits before reading everything is not an error here (its exit
+   * status tells what happened).
+   */
+  async send(input: string): Promise<void> {
+    try {
+      await this.#stdin.write(encoder.encode(input));
+      await this.#stdin.close();
+    } catch {
+      // The child closed its stdin early; `exited` reports why.
+    }
+  }
+
+  /**
+   * Stops the child: closes stdin, sends SIGTERM, and SIGKILL after the grace
+   * period. Resolves with its exit once it is gone. Safe to call repeatedly.
+   */
+  stop(reason?: unknown): Promise<CliExit> {
+    if (this.#stopping) return this.#stopping;
+    if (this.#done) return this.exited;
+    this.#stopReason = reason;
+    this.#stdin.abort(reason).catch(() => {});
+    this.#signal("SIGTERM");
+    const timer = setTimeout(() => this.#signal("SIGKILL"), this.#killGraceMs);
+    this.#stopping = this.exited.finally(() => clearTimeout(timer));
+    return this.#stopping;
+  }
+
+  #signal(signal: Deno.Signal): void {
+    if (this.#done) return;
+    try {
+      this.#child.kill(signal);
+    } catch {
+      // Already exited.
+    }
+  }
+
+  /** Stops the child (if still running) and waits for it. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop(new DOMException("disposed", "AbortError"));
+  }
+}

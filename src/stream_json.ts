@@ -1,0 +1,98 @@
+/**
+ * Parses the Claude Code CLI's print-mode output (`--output-format json` and
+ * `stream-json`) into a few typed events.
+ *
+ * Only what the bridge uses is kept: text deltas, the stop reason, and the
+ * final `result`. Unknown event types and non-JSON lines are skipped.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+const usageSchema = z.object({
+  input_tokens: z.number().catch(0).default(0),
+  output_tokens: z.number().catch(0).default(0),
+  cache_creation_input_tokens: z.number().catch(0).default(0),
+  cache_read_input_tokens: z.number().catch(0).default(0),
+}).loose();
+
+/** Token usage as the CLI reports it (Anthropic's names). */
+export type CliUsage = z.output<typeof usageSchema>;
+
+/** The CLI's final `result` line. */
+export const resultSchema = z.object({
+  type: z.literal("result"),
+  subtype: z.string().optional(),
+  is_error: z.boolean().optional(),
+  result: z.string().optional(),
+  usage: usageSchema.optional().catch(undefined),
+  total_cost_usd: z.number().optional().catch(undefined),
+  duration_ms: z.number().optional().catch(undefined),
+  num_turns: z.number().optional().catch(undefined),
+  session_id: z.string().optional().catch(undefined),
+  stop_reason: z.string().nullish().catch(undefined),
+  api_error_status: z.number().nullish().catch(undefined),
+  structured_output: z.unknown().optional(),
+  errors: z.array(z.unknown()).optional().catch(undefined),
+}).loose();
+
+/** A parsed `result` line. */
+export type CliResult = z.output<typeof resultSchema>;
+
+const textDeltaSchema = z.object({
+  type: z.literal("stream_event"),
+  event: z.object({
+    type: z.literal("content_block_delta"),
+    delta: z.object({ type: z.literal("text_delta"), text: z.string() }),
+  }),
+});
+
+const messageDeltaSchema = z.object({
+  type: z.literal("stream_event"),
+  event: z.object({
+    type: z.literal("message_delta"),
+    delta: z.object({ stop_reason: z.string().nullish() }),
+  }),
+});
+
+/** One event the bridge acts on. */
+export type CliEvent =
+  | { type: "text"; text: string }
+  | { type: "stop"; reason: string }
+  | { type: "result"; result: CliResult };
+
+/** Parses a JSON value (already decoded) into a {@linkcode CliEvent}, or `undefined` to skip. */
+export function toCliEvent(value: unknown): CliEvent | undefined {
+  const delta = textDeltaSchema.safeParse(value);
+  if (delta.success) return { type: "text", text: delta.data.event.delta.text };
+  const stop = messageDeltaSchema.safeParse(value);
+  if (stop.success && stop.data.event.delta.stop_reason) {
+    return { type: "stop", reason: stop.data.event.delta.stop_reason };
+  }
+  const result = resultSchema.safeParse(value);
+  if (result.success) return { type: "result", result: result.data };
+  return undefined;
+}
+
+/** Parses one stdout line; `undefined` for non-JSON lines and events the bridge ignores. */
+export function parseLine(line: string): CliEvent | undefined {
+  if (!line.startsWith("{")) return undefined;
+  try {
+    return toCliEvent(JSON.parse(line));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Transforms stdout lines into {@linkcode CliEvent}s, skipping everything else. */
+export class CliEventStream extends TransformStream<string, CliEvent> {
+  /** Makes a parser. */
+  constructor() {
+    super({
+      transform: (line, controller) => {
+        const event = parseLine(line.trim());
+        if (event) controller.enqueue(event);
+      },
+    });
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Test harness: the real app on a loopback port, with the stand-in CLI (or
+ * another binary) and a temporary workspace root, plus small HTTP and SSE helpers.
+ *
+ * @module
+ */
+import { loadAgents } from "../../src/agents.ts";
+import { createApp } from "../../src/app.ts";
+import { loadConfig } from "../../src/config.ts";
+
+/** The stand-in CLI script. */
+export const FAKE_CLAUDE = new URL("./fake_claude.ts", import.meta.url).pathname;
+/** The bearer key the harness configures. */
+export const TEST_KEY = "test-token";
+/** `Authorization` header with {@linkcode TEST_KEY}. */
+export const AUTH = { authorization: `Bearer ${TEST_KEY}` };
+
+/** A running bridge for one test. */
+export interface TestServer extends AsyncDisposable {
+  /** Base URL, e.g. `http://127.0.0.1:1234`. */
+  url: string;
+  /** The workspace root the runs use. */
+  workspaceRoot: string;
+  /** POSTs JSON with the test key. */
+  post(path: string, body: unknown, headers?: HeadersInit): Promise<Response>;
+}
+
+/**
+ * Starts the bridge with environment overrides (on top of a stand-in
+ * `CLAUDE_BIN`, `API_KEYS=test-token` and a fresh `WORKSPACE_ROOT`).
+ */
+export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const workspaceRoot = await Deno.makeTempDir({ prefix: "bridge-test-" });
+  const config = loadConfig({
+    CLAUDE_BIN: FAKE_CLAUDE,
+    API_KEYS: TEST_KEY,
+    WORKSPACE_ROOT: workspaceRoot,
+    ...env,
+  });
+  const app = createApp({ config, agents: await loadAgents(config.agentsDir) });
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app);
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  return {
+    url,
+    workspaceRoot,
+    post: (path, body, headers = AUTH) =>
+      fetch(url + path, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      }),
+    async [Symbol.asyncDispose]() {
+      await server.shutdown();
+      await Deno.remove(workspaceRoot, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Parses an SSE body into its `data:` payloads (JSON-decoded except `[DONE]`). */
+export function sseData(body: string): unknown[] {
+  return body.split("\n")
+    .filter((line) => line.startsWith("data: "))
+    .map((line) => line.slice(6))
+    .map((data) => data === "[DONE]" ? data : JSON.parse(data));
+}
+
+/** A user message whose text steers the stand-in CLI. */
+export function steer(
+  script: Record<string, unknown>,
+  text = "hi",
+): { role: string; content: string } {
+  return { role: "user", content: `${text} [[fake:${JSON.stringify(script)}]]` };
+}
