@@ -71,10 +71,24 @@ export async function loadAgent(dir: string, name: string): Promise<Agent> {
   };
 }
 
-/** Loads every agent directory under `dir` that has an `agent.json`. */
+/**
+ * Loads every agent directory under `dir` that has an `agent.json`.
+ *
+ * @throws {TypeError} when `dir` cannot be read or an agent is invalid.
+ */
 export async function loadAgents(dir: string): Promise<Map<string, Agent>> {
   const agents = new Map<string, Agent>();
-  for await (const entry of Deno.readDir(dir)) {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(dir));
+  } catch (error) {
+    throw new TypeError(
+      `Cannot read the agents directory ${dir} (${
+        error instanceof Error ? error.message : error
+      }); set AGENTS_DIR to a directory of agents.`,
+    );
+  }
+  for (const entry of entries) {
     if (!entry.isDirectory) continue;
     try {
       await Deno.stat(`${dir}/${entry.name}/agent.json`);
