@@ -10,14 +10,26 @@ import { BearerAuth } from "./auth.ts";
 import { chatHandler } from "./chat_handler.ts";
 import type { Config } from "./config.ts";
 import { executeHandler } from "./execute_handler.ts";
+import { modelHandlers } from "./models.ts";
 import { HttpError } from "./http_error.ts";
+import { Logger } from "./log.ts";
+import { PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
+import { Observability } from "./observability.ts";
+import { CliProbe, Readiness } from "./readiness.ts";
+import { contextOf } from "./request_context.ts";
 import { type Handler, route, router } from "./router.ts";
-import { Runner } from "./runner.ts";
+import { Limiter } from "./limiter.ts";
+import { launch, Runner, type RunnerOptions } from "./runner.ts";
+import { WarmPool } from "./warm_pool.ts";
 
 /** What the app is built from. */
 export interface AppOptions {
   config: Config;
   agents: ReadonlyMap<string, Agent>;
+  /** Variables set for every CLI child on top of the inherited environment. */
+  childEnv?: Record<string, string>;
+  /** Where log lines go; default: a stdout logger at `config.logLevel`. */
+  logger?: Logger;
 }
 
 /** Finds a configured agent or explains which variable names a missing one. */
@@ -33,10 +45,52 @@ function requireAgent(agents: ReadonlyMap<string, Agent>, name: string, variable
   return agent;
 }
 
-/** Builds the server's fetch handler. */
-export function createApp({ config, agents }: AppOptions): (request: Request) => Promise<Response> {
+/** The server's fetch handler. Disposing it stops the warm pool's processes. */
+export type App = ((request: Request) => Promise<Response>) & AsyncDisposable & {
+  /** The warm pool, unless `WARM_POOL=off`. */
+  readonly pool?: WarmPool;
+  /**
+   * Shuts the CLI side down: new runs get 503, running ones may finish for up
+   * to `graceMs`, then every CLI process (warm ones too) is stopped; resolves
+   * once all have exited.
+   */
+  close(graceMs: number): Promise<void>;
+};
+
+/** Builds the server's fetch handler (and starts the warm pool). */
+export function createApp(
+  { config, agents, childEnv, logger = new Logger(config.logLevel) }: AppOptions,
+): App {
   const auth = new BearerAuth(config.apiKeys);
-  const runner = new Runner({ claudeBin: config.claudeBin, workspaceRoot: config.workspaceRoot });
+  const observability = new Observability(logger);
+  const readiness = new Readiness(new CliProbe(config.claudeBin));
+  const limiter = new Limiter({ maxActive: config.maxConcurrent, maxQueue: config.maxQueue });
+  const launchOptions: RunnerOptions = {
+    claudeBin: config.claudeBin,
+    workspaceRoot: config.workspaceRoot,
+    childEnv,
+    killGraceMs: config.killGraceMs,
+    maxLineLength: config.maxLineChars,
+    warn: (message, fields) => logger.warn(message, fields),
+  };
+  const streamAgent = requireAgent(agents, config.streamAgent, "STREAM_AGENT");
+  const pool = Object.keys(config.warmPool).length === 0 ? undefined : new WarmPool({
+    agent: streamAgent,
+    sizes: config.warmPool,
+    maxAgeMs: config.warmPoolMaxAgeMs,
+    launch: (spec) => launch(launchOptions, spec),
+    limiter,
+    onFailure: (model, reason) => logger.warn("warm process failed", { model, reason }),
+  });
+  if (pool) readiness.add("pool", () => ({ ...pool.status() }));
+  observability.metrics.watchLimiter(limiter);
+  if (pool) observability.metrics.watchPool(() => pool.status());
+  const runner = new Runner({
+    ...launchOptions,
+    pool,
+    limiter,
+    firstEventTimeoutMs: config.firstEventTimeoutMs,
+  });
   const models = { models: config.models, defaultModel: config.defaultModel };
   const common = {
     runner,
@@ -49,14 +103,29 @@ export function createApp({ config, agents }: AppOptions): (request: Request) =>
     await auth.verify(request);
     return await handler(request);
   };
+  const modelsApi = modelHandlers(models);
   const handle = router([
     route("GET", "/healthz", () => Response.json({ status: "ok" })),
+    route("GET", "/readyz", async () => {
+      const { ready, body } = await readiness.report();
+      return Response.json(body, { status: ready ? 200 : 503 });
+    }),
+    ...(config.metrics === "off" ? [] : [
+      route("GET", "/metrics", async (request) => {
+        if (config.metrics === "auth") await auth.verify(request);
+        return new Response(observability.metrics.registry.render(), {
+          headers: { "content-type": PROMETHEUS_CONTENT_TYPE },
+        });
+      }),
+    ]),
+    route("GET", "/v1/models", authed(modelsApi.list)),
+    route("GET", "/v1/models/:id", authed(modelsApi.get)),
     route(
       "POST",
       "/v1/chat/completions",
       authed(chatHandler({
         ...common,
-        streamAgent: requireAgent(agents, config.streamAgent, "STREAM_AGENT"),
+        streamAgent,
         completionAgent,
       })),
     ),
@@ -66,14 +135,21 @@ export function createApp({ config, agents }: AppOptions): (request: Request) =>
       authed(executeHandler({ ...common, agents, defaultAgent: completionAgent })),
     ),
   ]);
-  return async (request) => {
+  const app = observability.wrap(async (request) => {
     try {
       return await handle(request);
     } catch (error) {
       if (error instanceof HttpError) return error.toResponse();
-      console.error("unexpected error:", error);
+      logger.error("unexpected error", { request_id: contextOf(request).id, error });
       return new HttpError(500, "internal error", "The bridge failed unexpectedly; see its log.")
         .toResponse();
     }
-  };
+  });
+  return Object.assign(app, {
+    pool,
+    close: (graceMs: number) => runner.close(graceMs),
+    async [Symbol.asyncDispose]() {
+      await pool?.[Symbol.asyncDispose]();
+    },
+  });
 }

@@ -6,19 +6,41 @@
  * one chunk; the end is a chunk with `finish_reason`, an optional usage chunk
  * (`stream_options.include_usage`) and `data: [DONE]`.
  *
- * Failures: before anything was emitted, the stream errors with the
- * {@linkcode HttpError} so the caller can still answer with a real HTTP
- * status; afterwards, one `data: {"error": {…}}` event is sent and the stream
- * ends (an OpenAI client raises it as an error).
+ * The stream ends early, stopping the CLI (terminating the stream cancels the
+ * CLI's stdout, which stops the child), at the first stop sequence (OpenAI
+ * `stop`; finish reason `stop`) and at the first `max_tokens` stop (finish
+ * reason `length`: the CLI would otherwise ask the model to continue). With
+ * `structured`, text deltas are dropped and the answer is the result's
+ * structured output, sent at the end.
+ *
+ * Failures: before anything was emitted (or always, with `failFast`), the
+ * stream errors with the {@linkcode HttpError} so the caller can still answer
+ * with a real HTTP status; afterwards, one `data: {"error": {…}}` event is
+ * sent and the stream ends (an OpenAI client raises it as an error).
+ *
+ * {@linkcode collectCompletion} folds such a stream back into one
+ * `chat.completion`, for non-streaming requests that need stream-json output.
  *
  * @module
  */
 import type { CliExit } from "./claude_process.ts";
 import { exitError, resultError } from "./cli_failure.ts";
-import { chunk, type CompletionIdentity, finishReason, toUsage, usageChunk } from "./completion.ts";
-import type { HttpError } from "./http_error.ts";
+import {
+  chunk,
+  completion,
+  type CompletionIdentity,
+  type FinishReason,
+  finishReason,
+  isFailedResult,
+  resultAnswer,
+  toUsage,
+  type Usage,
+  usageChunk,
+} from "./completion.ts";
+import { HttpError } from "./http_error.ts";
 import type { ServerSentEventMessage } from "./server_sent_event_stream.ts";
-import type { CliEvent, CliResult } from "./stream_json.ts";
+import { StopSequenceScanner } from "./stop_sequences.ts";
+import type { CliEvent, CliResult, CliUsage } from "./stream_json.ts";
 
 /** Options for {@linkcode ChatChunkStream}. */
 export interface ChatChunkStreamOptions {
@@ -28,14 +50,26 @@ export interface ChatChunkStreamOptions {
   includeUsage?: boolean;
   /** The CLI's exit, consulted when its output ends without a result. */
   exited: Promise<CliExit>;
+  /** Stop sequences: the answer ends before the first one. */
+  stop?: readonly string[];
+  /** The answer is the result's structured output (`response_format`), not the text deltas. */
+  structured?: boolean;
+  /** Error the stream on every failure, even after content was sent. */
+  failFast?: boolean;
+  /** Told about the CLI's result line (the request log takes its usage). */
+  onResult?: (result: CliResult) => void;
 }
+
+type Controller = TransformStreamDefaultController<ServerSentEventMessage>;
 
 /** Transforms {@linkcode CliEvent}s into chunk events for an SSE encoder. */
 export class ChatChunkStream extends TransformStream<CliEvent, ServerSentEventMessage> {
   #options: ChatChunkStreamOptions;
+  #scanner: StopSequenceScanner;
   #started = false;
   #sawText = false;
   #stopReason: string | undefined;
+  #usage: CliUsage | undefined;
   #finished = false;
 
   /** Makes a chunk builder for one response. */
@@ -45,66 +79,88 @@ export class ChatChunkStream extends TransformStream<CliEvent, ServerSentEventMe
       flush: (controller) => this.#end(controller),
     });
     this.#options = options;
+    this.#scanner = new StopSequenceScanner(options.stop ?? []);
   }
 
-  #send(controller: TransformStreamDefaultController<ServerSentEventMessage>, data: unknown): void {
+  #send(controller: Controller, data: unknown): void {
     controller.enqueue({ data: JSON.stringify(data) });
   }
 
-  #text(controller: TransformStreamDefaultController<ServerSentEventMessage>, text: string): void {
-    this.#start(controller);
-    if (text === "") return;
-    this.#sawText = true;
-    this.#send(controller, chunk(this.#options.identity, { content: text }));
-  }
-
-  #start(controller: TransformStreamDefaultController<ServerSentEventMessage>): void {
+  #start(controller: Controller): void {
     if (this.#started) return;
     this.#started = true;
     this.#send(controller, chunk(this.#options.identity, { role: "assistant", content: "" }));
   }
 
-  #event(
-    event: CliEvent,
-    controller: TransformStreamDefaultController<ServerSentEventMessage>,
-  ): void {
+  #emit(controller: Controller, text: string): void {
+    this.#start(controller);
+    if (text !== "") this.#send(controller, chunk(this.#options.identity, { content: text }));
+  }
+
+  /** Sends text through the stop-sequence scanner; ends the response at a stop sequence. */
+  #text(controller: Controller, text: string): void {
+    const scanned = this.#scanner.push(text);
+    this.#emit(controller, scanned.text);
+    if (scanned.stopped) this.#complete(controller, "stop", this.#usage);
+  }
+
+  #event(event: CliEvent, controller: Controller): void {
     if (this.#finished) return;
     switch (event.type) {
       case "text":
+        if (this.#options.structured || event.text === "") return;
+        this.#sawText = true;
         return this.#text(controller, event.text);
+      case "usage":
+        this.#usage = event.usage;
+        return;
       case "stop":
         this.#stopReason = event.reason;
+        this.#usage = event.usage ?? this.#usage;
+        if (event.reason === "max_tokens" && !this.#options.structured) {
+          this.#complete(controller, "length", this.#usage);
+        }
         return;
       case "result":
-        return event.result.is_error
+        this.#options.onResult?.(event.result);
+        return isFailedResult(event.result)
           ? this.#fail(controller, resultError(event.result))
           : this.#finish(controller, event.result);
     }
   }
 
-  #finish(
-    controller: TransformStreamDefaultController<ServerSentEventMessage>,
-    result: CliResult,
-  ): void {
-    if (!this.#sawText && result.result) this.#text(controller, result.result);
-    this.#start(controller);
-    const { identity, includeUsage } = this.#options;
-    this.#send(
+  #finish(controller: Controller, result: CliResult): void {
+    const { structured = false } = this.#options;
+    let answer: string;
+    try {
+      answer = structured || !this.#sawText ? resultAnswer(result, structured) : "";
+    } catch (error) {
+      if (error instanceof HttpError) return this.#fail(controller, error);
+      throw error;
+    }
+    this.#text(controller, answer);
+    if (this.#finished) return;
+    this.#complete(
       controller,
-      chunk(identity, {}, finishReason(this.#stopReason ?? result.stop_reason)),
+      finishReason(this.#stopReason ?? result.stop_reason),
+      result.usage ?? this.#usage,
     );
-    if (includeUsage) this.#send(controller, usageChunk(identity, toUsage(result.usage)));
+  }
+
+  /** Sends any held-back text, the finish chunk, the usage chunk if asked, and `[DONE]`. */
+  #complete(controller: Controller, finish: FinishReason, usage: CliUsage | undefined): void {
+    this.#emit(controller, this.#scanner.flush());
+    const { identity, includeUsage } = this.#options;
+    this.#send(controller, chunk(identity, {}, finish));
+    if (includeUsage) this.#send(controller, usageChunk(identity, toUsage(usage)));
     controller.enqueue({ data: "[DONE]" });
     this.#finished = true;
     controller.terminate();
   }
 
-  #fail(
-    controller: TransformStreamDefaultController<ServerSentEventMessage>,
-    error: HttpError,
-  ): void {
+  #fail(controller: Controller, error: HttpError): void {
     this.#finished = true;
-    if (!this.#started) {
+    if (!this.#started || this.#options.failFast) {
       controller.error(error);
       return;
     }
@@ -119,8 +175,43 @@ export class ChatChunkStream extends TransformStream<CliEvent, ServerSentEventMe
     controller.terminate();
   }
 
-  async #end(controller: TransformStreamDefaultController<ServerSentEventMessage>): Promise<void> {
+  async #end(controller: Controller): Promise<void> {
     if (this.#finished) return;
     this.#fail(controller, exitError(await this.#options.exited));
   }
+}
+
+/** The parts of a chunk that {@linkcode collectCompletion} reads. */
+interface ChunkData {
+  id: string;
+  created: number;
+  model: string;
+  choices: { delta: { content?: string }; finish_reason: FinishReason | null }[];
+  usage?: Usage;
+}
+
+/**
+ * Reads a {@linkcode ChatChunkStream} (made with `includeUsage` and
+ * `failFast`) to its end and folds it into one `chat.completion`.
+ *
+ * @throws {HttpError} the stream's failure.
+ */
+export async function collectCompletion(
+  messages: ReadableStream<ServerSentEventMessage>,
+): Promise<Record<string, unknown>> {
+  let identity: CompletionIdentity | undefined;
+  let content = "";
+  let finish: FinishReason = "stop";
+  let usage = toUsage(undefined);
+  for await (const message of messages) {
+    if (typeof message.data !== "string" || message.data === "[DONE]") continue;
+    const data = JSON.parse(message.data) as ChunkData;
+    identity ??= { id: data.id, created: data.created, model: data.model };
+    const choice = data.choices[0];
+    content += choice?.delta.content ?? "";
+    if (choice?.finish_reason) finish = choice.finish_reason;
+    if (data.usage) usage = data.usage;
+  }
+  if (!identity) throw new TypeError("the chunk stream ended without any chunk");
+  return completion(identity, content, finish, usage);
 }

@@ -10,16 +10,25 @@
  * @module
  */
 import type { Agent } from "./agents.ts";
-import { ChatChunkStream } from "./chat_chunk_stream.ts";
-import { type ChatRequest, chatRequestSchema, parseBody } from "./chat_request.ts";
+import { ChatChunkStream, collectCompletion } from "./chat_chunk_stream.ts";
+import { type ChatOptions, chatOptions, chatRequestSchema, parseBody } from "./chat_request.ts";
 import type { OutputMode } from "./claude_args.ts";
-import { completion, finishReason, newIdentity, toUsage } from "./completion.ts";
-import { HttpError } from "./http_error.ts";
+import { resultError } from "./cli_failure.ts";
+import {
+  completion,
+  type CompletionIdentity,
+  finishReason,
+  isFailedResult,
+  newIdentity,
+  resultAnswer,
+  toUsage,
+} from "./completion.ts";
 import { readJsonObject } from "./json_body.ts";
 import { type ModelPolicy, resolveModel } from "./models.ts";
 import { flattenMessages, type Prompt } from "./prompt.ts";
+import { contextOf } from "./request_context.ts";
 import { collectResult } from "./run_result.ts";
-import type { Runner } from "./runner.ts";
+import type { Run, Runner } from "./runner.ts";
 import { type ServerSentEventMessage, ServerSentEventStream } from "./server_sent_event_stream.ts";
 import { CliEventStream } from "./stream_json.ts";
 
@@ -42,24 +51,6 @@ export const SSE_HEADERS: HeadersInit = {
   "x-accel-buffering": "no",
 };
 
-/** Rejects request options the bridge cannot honour, before anything is spawned. */
-function checkSupported(request: ChatRequest): void {
-  if ((request.n ?? 1) > 1) {
-    throw new HttpError(
-      400,
-      "unsupported parameter",
-      "n > 1 is not supported; ask for one choice (n: 1).",
-    );
-  }
-  if (request.tools && request.tools.length > 0 && request.tool_choice !== "none") {
-    throw new HttpError(
-      400,
-      "unsupported parameter",
-      'Function calling is not supported yet: send the request without `tools` (or with tool_choice "none").',
-    );
-  }
-}
-
 /** A stream that yields `first` and then the rest of `reader`. */
 function resume<T>(
   first: ReadableStreamReadResult<T>,
@@ -79,31 +70,54 @@ function resume<T>(
   });
 }
 
+/** The run's output as chunk events: stdout lines → CLI events → chunks. */
+function chunks(
+  request: Request,
+  run: Run,
+  identity: CompletionIdentity,
+  chat: ChatOptions,
+  failFast = false,
+): ReadableStream<ServerSentEventMessage> {
+  const context = contextOf(request);
+  context.track(run);
+  return run.process.lines
+    .pipeThrough(new CliEventStream())
+    .pipeThrough(
+      new ChatChunkStream({
+        identity,
+        includeUsage: chat.includeUsage || failFast,
+        exited: run.process.exited,
+        stop: chat.stop,
+        structured: chat.jsonSchema !== undefined,
+        failFast,
+        onResult: (result) => context.usage = result.usage,
+      }),
+    );
+}
+
 /** Makes the `POST /v1/chat/completions` handler. */
 export function chatHandler(options: ChatHandlerOptions): (request: Request) => Promise<Response> {
   const { runner, models } = options;
 
-  async function stream(request: Request, body: ChatRequest, model: string, prompt: Prompt) {
+  async function stream(request: Request, chat: ChatOptions, model: string, prompt: Prompt) {
     const identity = newIdentity(model);
     const signal = AbortSignal.any([request.signal, AbortSignal.timeout(options.requestTimeoutMs)]);
     const run = await runner.start(
-      { agent: options.streamAgent, model, output: "stream-json" },
+      {
+        agent: options.streamAgent,
+        model,
+        output: "stream-json",
+        jsonSchema: chat.jsonSchema,
+        maxOutputTokens: chat.maxOutputTokens,
+      },
       prompt,
       signal,
     );
-    const reader = run.process.lines
-      .pipeThrough(new CliEventStream())
-      .pipeThrough(
-        new ChatChunkStream({
-          identity,
-          includeUsage: body.stream_options?.include_usage ?? false,
-          exited: run.process.exited,
-        }),
-      )
-      .getReader();
+    const reader = chunks(request, run, identity, chat).getReader();
     let first: ReadableStreamReadResult<ServerSentEventMessage>;
     try {
       first = await reader.read();
+      contextOf(request).markFirstContent();
     } catch (error) {
       await run[Symbol.asyncDispose]();
       throw error;
@@ -112,20 +126,36 @@ export function chatHandler(options: ChatHandlerOptions): (request: Request) => 
     return new Response(sse, { headers: SSE_HEADERS });
   }
 
-  async function complete(request: Request, model: string, prompt: Prompt) {
+  async function complete(request: Request, chat: ChatOptions, model: string, prompt: Prompt) {
     const identity = newIdentity(model);
     const signal = AbortSignal.any([request.signal, AbortSignal.timeout(options.requestTimeoutMs)]);
-    const output: OutputMode = prompt.images.length > 0 ? "stream-json" : "json";
+    // Images need stream-json input; stop sequences and token limits need the
+    // deltas, to stop the CLI at the cut. Everything else takes the plain path.
+    const needsStream = prompt.images.length > 0 || chat.stop.length > 0 ||
+      chat.maxOutputTokens !== undefined;
+    const output: OutputMode = needsStream ? "stream-json" : "json";
     await using run = await runner.start(
-      { agent: options.completionAgent, model, output },
+      {
+        agent: options.completionAgent,
+        model,
+        output,
+        jsonSchema: chat.jsonSchema,
+        maxOutputTokens: chat.maxOutputTokens,
+      },
       prompt,
       signal,
     );
+    if (needsStream) {
+      return Response.json(await collectCompletion(chunks(request, run, identity, chat, true)));
+    }
+    contextOf(request).track(run);
     const { result } = await collectResult(run);
+    contextOf(request).usage = result.usage;
+    if (isFailedResult(result)) throw resultError(result);
     return Response.json(
       completion(
         identity,
-        result.result ?? "",
+        resultAnswer(result, chat.jsonSchema !== undefined),
         finishReason(result.stop_reason),
         toUsage(result.usage),
       ),
@@ -135,10 +165,15 @@ export function chatHandler(options: ChatHandlerOptions): (request: Request) => 
   return async (request) => {
     const body = parseBody(chatRequestSchema, await readJsonObject(request, options.maxBodyBytes));
     const model = resolveModel(models, body.model);
-    checkSupported(body);
+    const chat = chatOptions(body);
     const prompt = flattenMessages(body.messages);
+    const context = contextOf(request);
+    context.model = model;
+    context.stream = body.stream === true;
+    context.agent = (body.stream ? options.streamAgent : options.completionAgent).name;
+    context.prompt = prompt.text;
     return body.stream
-      ? await stream(request, body, model, prompt)
-      : await complete(request, model, prompt);
+      ? await stream(request, chat, model, prompt)
+      : await complete(request, chat, model, prompt);
   };
 }

@@ -56,7 +56,11 @@ export const chatRequestSchema = z.object({
   parallel_tool_calls: z.boolean().nullish(),
   tools: z.array(z.unknown()).nullish(),
   tool_choice: z.unknown().optional(),
-  response_format: z.object({ type: z.string() }).loose().nullish(),
+  response_format: z.object({
+    type: z.string(),
+    json_schema: z.object({ schema: z.record(z.string(), z.unknown()).nullish() }).loose()
+      .nullish(),
+  }).loose().nullish(),
 });
 
 /** A validated chat request. */
@@ -65,6 +69,77 @@ export type ChatRequest = z.output<typeof chatRequestSchema>;
 export type ChatMessage = z.output<typeof messageSchema>;
 /** A validated content part. */
 export type ContentPart = z.output<typeof contentPartSchema>;
+
+/** What a request asks of its run besides the messages. */
+export interface ChatOptions {
+  /** Stop sequences (OpenAI `stop`), possibly empty. */
+  stop: string[];
+  /** The schema the answer must satisfy (`response_format` json_schema / json_object). */
+  jsonSchema?: Record<string, unknown>;
+  /** Output token limit (`max_completion_tokens`, else `max_tokens`). */
+  maxOutputTokens?: number;
+  /** Send a usage chunk at the end of a stream (`stream_options.include_usage`). */
+  includeUsage: boolean;
+}
+
+/** The schema used for `json_object`: any JSON object. */
+export const ANY_OBJECT_SCHEMA: Record<string, unknown> = {
+  type: "object",
+  additionalProperties: true,
+};
+
+function unsupported(message: string): HttpError {
+  return new HttpError(400, "unsupported parameter", message);
+}
+
+function jsonSchemaOf(format: ChatRequest["response_format"]): Record<string, unknown> | undefined {
+  switch (format?.type ?? "text") {
+    case "text":
+      return undefined;
+    case "json_object":
+      return ANY_OBJECT_SCHEMA;
+    case "json_schema": {
+      const schema = format?.json_schema?.schema ?? ANY_OBJECT_SCHEMA;
+      if (schema.type !== "object") {
+        throw unsupported(
+          'response_format.json_schema.schema must describe a JSON object at its root ("type": "object"); wrap other values in an object property.',
+        );
+      }
+      return schema;
+    }
+    default:
+      throw unsupported(
+        `response_format type "${
+          String(format?.type).slice(0, 50)
+        }" is not supported; use "text", "json_object" or "json_schema".`,
+      );
+  }
+}
+
+/**
+ * Reads the run options from a validated request, rejecting what the bridge
+ * cannot honour before anything is spawned.
+ *
+ * @throws {HttpError} 400 `unsupported parameter` for `n` > 1, a non-empty
+ * `tools` list (unless `tool_choice` is "none") and unknown `response_format` types.
+ */
+export function chatOptions(request: ChatRequest): ChatOptions {
+  if ((request.n ?? 1) > 1) {
+    throw unsupported("n > 1 is not supported; ask for one choice (n: 1).");
+  }
+  if (request.tools && request.tools.length > 0 && request.tool_choice !== "none") {
+    throw unsupported(
+      'Function calling is not supported yet: send the request without `tools` (or with tool_choice "none").',
+    );
+  }
+  const stop = request.stop ?? [];
+  return {
+    stop: (typeof stop === "string" ? [stop] : stop).filter((item) => item !== ""),
+    jsonSchema: jsonSchemaOf(request.response_format),
+    maxOutputTokens: request.max_completion_tokens ?? request.max_tokens ?? undefined,
+    includeUsage: request.stream_options?.include_usage ?? false,
+  };
+}
 
 /** Renders zod issues as `path: problem` lines a client can act on. */
 export function describeIssues(error: z.ZodError): string {

@@ -21,6 +21,8 @@ export interface RunSpec {
   output: OutputMode;
   /** A JSON Schema the final answer must satisfy (`--json-schema`). */
   jsonSchema?: Record<string, unknown>;
+  /** Output token limit for the run (see {@linkcode runEnv}). */
+  maxOutputTokens?: number;
 }
 
 /**
@@ -36,7 +38,6 @@ export function buildArgs(spec: RunSpec): string[] {
     spec.model,
     "--output-format",
     spec.output,
-    "--verbose",
     "--no-session-persistence",
     "--setting-sources",
     "",
@@ -47,7 +48,9 @@ export function buildArgs(spec: RunSpec): string[] {
     settings.permissionMode,
   ];
   if (spec.output === "stream-json") {
-    args.push("--input-format", "stream-json", "--include-partial-messages");
+    // stream-json output requires --verbose; with json output, --verbose would
+    // turn the one result object into an array of every message.
+    args.push("--verbose", "--input-format", "stream-json", "--include-partial-messages");
   }
   if (settings.allowedTools.length > 0) {
     args.push("--allowedTools", settings.allowedTools.join(","));
@@ -64,7 +67,23 @@ export const CLI_ENV: Record<string, string> = {
   CLAUDE_CODE_DISABLE_AUTO_MEMORY: "1",
   CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
   DISABLE_AUTOUPDATER: "1",
+  DISABLE_TELEMETRY: "1",
 };
+
+/**
+ * The environment added for one run: {@linkcode CLI_ENV}, and for an output
+ * token limit `CLAUDE_CODE_MAX_OUTPUT_TOKENS` with thinking off
+ * (`MAX_THINKING_TOKENS=0`), since the CLI would otherwise shrink the thinking
+ * budget below what the API accepts.
+ */
+export function runEnv(spec: RunSpec): Record<string, string> {
+  if (spec.maxOutputTokens === undefined) return CLI_ENV;
+  return {
+    ...CLI_ENV,
+    CLAUDE_CODE_MAX_OUTPUT_TOKENS: String(spec.maxOutputTokens),
+    MAX_THINKING_TOKENS: "0",
+  };
+}
 
 /** The stream-json stdin line carrying one user message. */
 export function userMessageLine(prompt: Prompt): string {

@@ -6,6 +6,12 @@
  * after a grace period if the child is still there. Cancelling the stdout line
  * stream (for example because the HTTP client went away) stops the child too.
  *
+ * Each child leads its own process group (so a Ctrl-C meant for the bridge
+ * does not reach it). When the bridge may signal process groups (unrestricted
+ * `--allow-run`), stop signals go to the whole group, and once the child has
+ * exited whatever it left behind in its group is killed: nothing it started
+ * outlives it. Otherwise only the child itself is signalled.
+ *
  * @module
  */
 import { HttpError } from "./http_error.ts";
@@ -43,7 +49,15 @@ export interface SpawnOptions {
 }
 
 const STDERR_TAIL = 4096;
+/** How long stderr may stay open after the child exited (held by something it started). */
+const STDERR_LINGER_MS = 1000;
+const unix = Deno.build.os !== "windows";
+/** `Deno.kill` (needed for a negative, process-group pid) requires unrestricted `--allow-run`. */
+const groupSignals = unix && Deno.permissions.querySync({ name: "run" }).state === "granted";
 const encoder = new TextEncoder();
+
+/** Process-wide counts of CLI children (spawned, exited, signals sent), read by `/metrics`. */
+export const childProcessCounts = { spawned: 0, exited: 0, sigterm: 0, sigkill: 0 };
 
 /**
  * Maps a spawn failure to a 503 that names `CLAUDE_BIN`.
@@ -77,18 +91,28 @@ export class ClaudeProcess {
   #done = false;
   #stopReason: unknown = undefined;
   #stopping: Promise<CliExit> | undefined;
+  #observers = new Set<(line: string) => void>();
 
   private constructor(child: Deno.ChildProcess, options: SpawnOptions) {
     this.#child = child;
     this.pid = child.pid;
-    this.#killGraceMs = options.killGraceMs ?? 2000;
+    this.#killGraceMs = options.killGraceMs ?? 1000;
     this.#stdin = child.stdin.getWriter();
     const stderr = new TailBuffer(STDERR_TAIL);
-    const drained = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(stderr).catch(
-      () => {},
-    );
-    this.exited = Promise.all([child.status, drained]).then(([status]) => {
+    const linger = new AbortController();
+    const drained = child.stderr.pipeThrough(new TextDecoderStream())
+      .pipeTo(stderr, { signal: linger.signal })
+      .catch(() => {});
+    const status = child.status.then((status) => {
+      this.#killGroup("SIGKILL");
+      const timer = setTimeout(() => linger.abort(), STDERR_LINGER_MS);
+      drained.finally(() => clearTimeout(timer));
+      return status;
+    });
+    childProcessCounts.spawned++;
+    this.exited = Promise.all([status, drained]).then(([status]) => {
       this.#done = true;
+      childProcessCounts.exited++;
       return {
         code: status.code,
         signal: status.signal,
@@ -103,6 +127,10 @@ export class ClaudeProcess {
       )
       .pipeThrough(
         new TransformStream<string, string>({
+          transform: (line, controller) => {
+            for (const listener of this.#observers) listener(line);
+            controller.enqueue(line);
+          },
           cancel: (reason) => void this.stop(reason),
         }),
       );
@@ -123,11 +151,21 @@ export class ClaudeProcess {
         stdin: "piped",
         stdout: "piped",
         stderr: "piped",
+        detached: unix,
       }).spawn();
     } catch (error) {
       throw spawnError(options.bin, error);
     }
     return new ClaudeProcess(child, options);
+  }
+
+  /**
+   * Calls `listener` with each stdout line as it passes through `lines`
+   * (before its reader gets it). Returns a function that stops the calls.
+   */
+  observe(listener: (line: string) => void): () => void {
+    this.#observers.add(listener);
+    return () => void this.#observers.delete(listener);
   }
 
   /** True until the child has exited. */
@@ -141,9 +179,17 @@ export class ClaudeProcess {
    * status tells what happened).
    */
   async send(input: string): Promise<void> {
+    await this.write(input);
+    await this.#stdin.close().catch(() => {});
+  }
+
+  /**
+   * Writes `input` to stdin and leaves it open, e.g. a stream-json control
+   * request sent before the prompt. Like {@linkcode send}, never rejects.
+   */
+  async write(input: string): Promise<void> {
     try {
       await this.#stdin.write(encoder.encode(input));
-      await this.#stdin.close();
     } catch {
       // The child closed its stdin early; `exited` reports why.
     }
@@ -167,9 +213,22 @@ export class ClaudeProcess {
   #signal(signal: Deno.Signal): void {
     if (this.#done) return;
     try {
-      this.#child.kill(signal);
+      if (groupSignals) Deno.kill(-this.pid, signal);
+      else this.#child.kill(signal);
+      if (signal === "SIGTERM") childProcessCounts.sigterm++;
+      if (signal === "SIGKILL") childProcessCounts.sigkill++;
     } catch {
       // Already exited.
+    }
+  }
+
+  /** Signals the child's process group, if allowed; an empty group is fine. */
+  #killGroup(signal: Deno.Signal): void {
+    if (!groupSignals) return;
+    try {
+      Deno.kill(-this.pid, signal);
+    } catch {
+      // Nothing left in the group.
     }
   }
 

@@ -6,7 +6,7 @@
  * clients expect: 429 stays 429 (with `Retry-After`), an upstream 400/402 is
  * passed on with the CLI's own words, authentication problems become a 502
  * that tells the operator to sign the CLI in, overload a 503, other upstream
- * errors a 502. A bridge timeout is a 504. Anything else is the original
+ * errors and an unreachable API a 502. A bridge timeout is a 504. Anything else is the original
  * service's 503 `execution failed`, with the CLI's message as `detail`.
  *
  * @module
@@ -20,6 +20,9 @@ export const RETRY_AFTER_SECONDS = 30;
 
 const NOT_LOGGED_IN =
   /not logged in|please run \/login|invalid api key|oauth token (has )?expired|authentication_error/i;
+
+/** The CLI's words when it cannot reach the API at all (`api_error_status` is null then). */
+const UNREACHABLE = /unable to connect to api/i;
 
 const SIGN_IN_HINT =
   "sign the Claude Code CLI in on the server (run `claude` and /login), or set CLAUDE_CODE_OAUTH_TOKEN from `claude setup-token`";
@@ -36,7 +39,19 @@ function upstreamError(status: number | null | undefined, message: string): Http
     return new HttpError(
       502,
       "upstream authentication failed",
-      `Claude rejected the CLI's credentials: ${SIGN_IN_HINT}. (${clip(message, 300)})`,
+      `The Claude Code CLI is not signed in or its credentials were rejected: ${SIGN_IN_HINT}. (${
+        clip(message, 300)
+      })`,
+      detail,
+    );
+  }
+  if (UNREACHABLE.test(message)) {
+    return new HttpError(
+      502,
+      "upstream unreachable",
+      `The Claude Code CLI could not reach Claude's API: check the server's network access (and ANTHROPIC_BASE_URL, if set). (${
+        clip(message, 300)
+      })`,
       detail,
     );
   }
@@ -78,6 +93,8 @@ function upstreamError(status: number | null | undefined, message: string): Http
 /** The error for a bridge-side stop (timeout), if the run was stopped for one. */
 export function stopError(exit: CliExit): HttpError | undefined {
   const reason = exit.stopReason;
+  // The bridge's own stops (first-event timeout, shutdown) carry their answer.
+  if (reason instanceof HttpError) return reason;
   if (reason instanceof DOMException && reason.name === "TimeoutError") {
     return new HttpError(
       504,
@@ -90,7 +107,9 @@ export function stopError(exit: CliExit): HttpError | undefined {
 
 /** The error for a `result` line with `is_error: true`. */
 export function resultError(result: CliResult): HttpError {
-  const message = result.result?.trim() || result.subtype ||
+  // Error subtypes such as error_max_turns carry no `result`, only `errors`.
+  const errors = (result.errors ?? []).filter((e) => typeof e === "string").join("; ");
+  const message = result.result?.trim() || errors || result.subtype ||
     "the CLI reported an error without a message";
   return upstreamError(result.api_error_status, message) ??
     new HttpError(503, "execution failed", `The Claude Code CLI failed: ${clip(message, 300)}`, {

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import type { CliUsage } from "./stream_json.ts";
+import { HttpError } from "./http_error.ts";
+import type { CliResult, CliUsage } from "./stream_json.ts";
 
 /** OpenAI's finish reasons that the bridge can produce. */
 export type FinishReason = "stop" | "length" | "content_filter";
@@ -33,7 +34,11 @@ export function newIdentity(model: string): CompletionIdentity {
   };
 }
 
-/** Maps Anthropic's stop reason to OpenAI's finish reason. */
+/**
+ * Maps Anthropic's stop reason to OpenAI's finish reason: `max_tokens` →
+ * `length`, `refusal` → `content_filter`, everything else (`end_turn`,
+ * `stop_sequence`, `tool_use` from a `--json-schema` run, none) → `stop`.
+ */
 export function finishReason(stopReason: string | null | undefined): FinishReason {
   switch (stopReason) {
     case "max_tokens":
@@ -56,6 +61,37 @@ export function toUsage(usage: CliUsage | undefined): Usage {
     total_tokens: prompt + completion,
     prompt_tokens_details: { cached_tokens: usage?.cache_read_input_tokens ?? 0 },
   };
+}
+
+const INTERRUPTED = /^\[Request interrupted by user[^\]]*\]$/;
+
+/**
+ * True when a result line reports a failure: `is_error`, an `error_*`
+ * subtype, or the "[Request interrupted by user]" text of a stopped run, which
+ * must never reach a client as an answer.
+ */
+export function isFailedResult(result: CliResult): boolean {
+  return result.is_error === true || (result.subtype?.startsWith("error") ?? false) ||
+    INTERRUPTED.test(result.result?.trim() ?? "");
+}
+
+/**
+ * The answer a successful result carries: with `structured`, its
+ * `structured_output` as JSON text; otherwise its `result` text.
+ *
+ * @throws {HttpError} 502 when structured output was asked for but the model gave none.
+ */
+export function resultAnswer(result: CliResult, structured: boolean): string {
+  if (!structured) return result.result ?? "";
+  if (result.structured_output === undefined) {
+    throw new HttpError(
+      502,
+      "no structured output",
+      "Claude answered without the JSON that response_format asked for; retry, or simplify the schema.",
+      { fields: { detail: (result.result ?? "").slice(0, 2000) } },
+    );
+  }
+  return JSON.stringify(result.structured_output);
 }
 
 /** A whole `chat.completion`. */

@@ -8,6 +8,7 @@
  * @module
  */
 import { z } from "zod";
+import { LOG_LEVELS, type LogLevel } from "./log.ts";
 
 const csv = (fallback: string) =>
   z.string().default(fallback).transform((value) =>
@@ -18,6 +19,28 @@ const int = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
 
 const name = z.string().regex(/^[A-Za-z0-9._-]+$/, "use letters, digits, '.', '_' or '-'");
+
+/**
+ * `WARM_POOL`: `off`, or comma-separated `model=count` items (a bare model
+ * means 1). Unset yields `undefined`: one process for the default model.
+ */
+const warmPool = z.string().optional().transform((value, ctx) => {
+  if (value === undefined) return undefined;
+  const sizes: Record<string, number> = {};
+  if (value.trim() === "off") return sizes;
+  for (const item of value.split(",").map((part) => part.trim()).filter(Boolean)) {
+    const match = /^([A-Za-z0-9._-]+)(?:=(\d{1,3}))?$/.exec(item);
+    if (!match) {
+      ctx.addIssue({
+        code: "custom",
+        message: `"${item}" is not model=count; write e.g. "sonnet=2,haiku=1", or "off"`,
+      });
+      return z.NEVER;
+    }
+    sizes[match[1]!] = Number(match[2] ?? 1);
+  }
+  return sizes;
+});
 
 /** Default root for per-request workspaces; `deno task start` may write only here. */
 export const DEFAULT_WORKSPACE_ROOT = "/tmp/claude-openai-bridge";
@@ -38,7 +61,7 @@ export const configSchema = z.object({
     .describe("Comma-separated model aliases clients may ask for; passed to the CLI as `--model`."),
   DEFAULT_MODEL: name.default("sonnet").describe("Model used when a request names none."),
   AGENTS_DIR: z.string().min(1).default(new URL("../agents", import.meta.url).pathname).describe(
-    "Directory of agent definitions (`<name>/agent.json` and optional `<name>/workspace/`).",
+    "Directory of agent definitions (`<name>/agent.json` and optional `<name>/workspace/`). Default: the `agents/` directory next to `main.ts` (embedded in the compiled binary).",
   ),
   STREAM_AGENT: name.default("conversational").describe("Agent that serves `stream: true`."),
   COMPLETION_AGENT: name.default("workspace").describe(
@@ -47,11 +70,41 @@ export const configSchema = z.object({
   WORKSPACE_ROOT: z.string().min(1).default(DEFAULT_WORKSPACE_ROOT).describe(
     "Where per-request temporary workspaces are made (and removed).",
   ),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default("info").describe(
+    "Least severe log level written (`debug`, `info`, `warn`, `error`); JSON lines on stdout. Only `debug` logs prompts.",
+  ),
+  METRICS: z.enum(["public", "auth", "off"]).default("public").describe(
+    "`/metrics` access: `public` (no key), `auth` (needs an API key), `off` (404).",
+  ),
   REQUEST_TIMEOUT_MS: int(600_000, 1000).describe(
     "Longest a whole run may take; past it the CLI is stopped and the client gets 504.",
   ),
   MAX_BODY_BYTES: int(4 * 1024 * 1024, 1024).describe(
     "Largest accepted request body in bytes; larger bodies get 413 without being read.",
+  ),
+  FIRST_EVENT_TIMEOUT_MS: int(120_000, 100).describe(
+    "Longest a streaming run may wait for the model's first event (anything after the CLI's start-up lines); past it the CLI is stopped and the client gets 504.",
+  ),
+  MAX_CONCURRENT: int(4, 1, 1000).describe(
+    "Most CLI processes running at once (each needs about 170-280 MB), warm ones included.",
+  ),
+  MAX_QUEUE: int(16, 0, 100_000).describe(
+    "Most requests waiting for a free CLI slot; past it requests get 429 with `Retry-After`.",
+  ),
+  SHUTDOWN_GRACE_MS: int(20_000, 0).describe(
+    "On SIGINT/SIGTERM, how long running requests may finish before their CLI processes are stopped.",
+  ),
+  KILL_GRACE_MS: int(1000, 10, 60_000).describe(
+    "Milliseconds between SIGTERM and SIGKILL when the bridge stops a CLI process.",
+  ),
+  MAX_LINE_CHARS: int(8 * 1024 * 1024, 1024).describe(
+    "Longest CLI output line kept, in characters; longer lines are dropped with a logged warning.",
+  ),
+  WARM_POOL: warmPool.describe(
+    "CLI processes kept started and waiting for the streaming agent, per model: `sonnet=2,haiku=1`, or `off`. Unset: one for `DEFAULT_MODEL`. They count against `MAX_CONCURRENT` (and give way to requests).",
+  ),
+  WARM_POOL_MAX_AGE_MS: int(300_000, 1000).describe(
+    "A warm process that has waited this long is stopped and replaced by a fresh one.",
   ),
 }).superRefine((config, ctx) => {
   if (!config.MODELS.includes(config.DEFAULT_MODEL)) {
@@ -59,6 +112,23 @@ export const configSchema = z.object({
       code: "custom",
       path: ["DEFAULT_MODEL"],
       message: `"${config.DEFAULT_MODEL}" is not in MODELS (${config.MODELS.join(",")})`,
+    });
+  }
+  const pool = Object.entries(config.WARM_POOL ?? {});
+  for (const [model] of pool.filter(([model]) => !config.MODELS.includes(model))) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["WARM_POOL"],
+      message: `"${model}" is not in MODELS (${config.MODELS.join(",")})`,
+    });
+  }
+  const total = pool.reduce((sum, [, count]) => sum + count, 0);
+  if (total > config.MAX_CONCURRENT) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["WARM_POOL"],
+      message:
+        `keeps ${total} processes but MAX_CONCURRENT is ${config.MAX_CONCURRENT}; lower WARM_POOL or raise MAX_CONCURRENT`,
     });
   }
 });
@@ -81,8 +151,20 @@ export interface Config {
   streamAgent: string;
   completionAgent: string;
   workspaceRoot: string;
+  logLevel: LogLevel;
+  /** Who may read `/metrics`. */
+  metrics: "public" | "auth" | "off";
   requestTimeoutMs: number;
   maxBodyBytes: number;
+  firstEventTimeoutMs: number;
+  maxConcurrent: number;
+  maxQueue: number;
+  shutdownGraceMs: number;
+  killGraceMs: number;
+  maxLineChars: number;
+  /** Warm processes per model for the streaming agent; empty when the pool is off. */
+  warmPool: Record<string, number>;
+  warmPoolMaxAgeMs: number;
 }
 
 /** Names of every variable in {@linkcode configSchema}. */
@@ -125,8 +207,18 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     streamAgent: e.STREAM_AGENT,
     completionAgent: e.COMPLETION_AGENT,
     workspaceRoot: e.WORKSPACE_ROOT,
+    logLevel: e.LOG_LEVEL,
+    metrics: e.METRICS,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    firstEventTimeoutMs: e.FIRST_EVENT_TIMEOUT_MS,
+    maxConcurrent: e.MAX_CONCURRENT,
+    maxQueue: e.MAX_QUEUE,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    killGraceMs: e.KILL_GRACE_MS,
+    maxLineChars: e.MAX_LINE_CHARS,
+    warmPool: e.WARM_POOL ?? { [e.DEFAULT_MODEL]: 1 },
+    warmPoolMaxAgeMs: e.WARM_POOL_MAX_AGE_MS,
   };
 }
 

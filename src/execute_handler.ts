@@ -10,6 +10,7 @@ import { parseBody } from "./chat_request.ts";
 import { HttpError } from "./http_error.ts";
 import { readJsonObject } from "./json_body.ts";
 import { type ModelPolicy, resolveModel } from "./models.ts";
+import { contextOf } from "./request_context.ts";
 import { collectResult } from "./run_result.ts";
 import type { Runner } from "./runner.ts";
 
@@ -40,6 +41,10 @@ export function executeHandler(
       await readJsonObject(request, options.maxBodyBytes),
     );
     const model = resolveModel(options.models, body.model);
+    const context = contextOf(request);
+    context.model = model;
+    context.stream = false;
+    context.prompt = body.prompt;
     const agent = body.agent === undefined ? options.defaultAgent : options.agents.get(body.agent);
     if (!agent) {
       const available = [...options.agents.keys()];
@@ -50,13 +55,16 @@ export function executeHandler(
         { fields: { available } },
       );
     }
+    context.agent = agent.name;
     const signal = AbortSignal.any([request.signal, AbortSignal.timeout(options.requestTimeoutMs)]);
     await using run = await options.runner.start(
       { agent, model, output: "json" },
       { text: body.prompt, images: [] },
       signal,
     );
+    context.track(run);
     const { result } = await collectResult(run);
+    context.usage = result.usage;
     return Response.json({
       result: result.result ?? "",
       is_error: false,

@@ -6,7 +6,10 @@
  * message itself contains text such as "User:" or a tag, so every message is
  * wrapped in a `<message role="…">` element and any `<message`/`</message`
  * inside content is escaped. A conversation of one user message is sent as
- * that message alone.
+ * that message alone. `developer` messages are system messages (OpenAI's newer
+ * name for them); a `name` and a tool call id are kept as attributes, and
+ * assistant tool calls are written out as text, so histories from clients
+ * that use tools stay legible.
  *
  * Images (`data:` URLs) are lifted out as Anthropic image blocks, and their
  * place in the text is marked `[image N]`.
@@ -108,11 +111,14 @@ function toolCallsText(message: ChatMessage): string {
 export function flattenMessages(messages: readonly ChatMessage[]): Prompt {
   const images: ImageBlock[] = [];
   const only = messages.length === 1 ? messages[0] : undefined;
-  if (only?.role === "user") return { text: contentText(only, images), images };
+  if (only?.role === "user" && only.name === undefined) {
+    return { text: contentText(only, images), images };
+  }
   const blocks = messages.map((message) => {
     const body = [contentText(message, images), toolCallsText(message)]
       .filter((text) => text !== "").map(escapeContent).join("\n");
-    const attributes = attribute("role", message.role) + attribute("name", message.name) +
+    const role = message.role === "developer" ? "system" : message.role;
+    const attributes = attribute("role", role) + attribute("name", message.name) +
       attribute("tool_call_id", message.tool_call_id);
     return `<message${attributes}>\n${body}\n</message>`;
   });

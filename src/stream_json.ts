@@ -2,8 +2,8 @@
  * Parses the Claude Code CLI's print-mode output (`--output-format json` and
  * `stream-json`) into a few typed events.
  *
- * Only what the bridge uses is kept: text deltas, the stop reason, and the
- * final `result`. Unknown event types and non-JSON lines are skipped.
+ * Only what the bridge uses is kept: text deltas, the usage a message starts
+ * and stops with, the stop reason, and the final `result`. Unknown event types and non-JSON lines are skipped.
  *
  * @module
  */
@@ -52,13 +52,23 @@ const messageDeltaSchema = z.object({
   event: z.object({
     type: z.literal("message_delta"),
     delta: z.object({ stop_reason: z.string().nullish() }),
+    usage: z.record(z.string(), z.unknown()).optional().catch(undefined),
+  }),
+});
+
+const messageStartSchema = z.object({
+  type: z.literal("stream_event"),
+  event: z.object({
+    type: z.literal("message_start"),
+    message: z.object({ usage: usageSchema }),
   }),
 });
 
 /** One event the bridge acts on. */
 export type CliEvent =
   | { type: "text"; text: string }
-  | { type: "stop"; reason: string }
+  | { type: "stop"; reason: string; usage?: CliUsage }
+  | { type: "usage"; usage: CliUsage }
   | { type: "result"; result: CliResult };
 
 /** Parses a JSON value (already decoded) into a {@linkcode CliEvent}, or `undefined` to skip. */
@@ -67,8 +77,14 @@ export function toCliEvent(value: unknown): CliEvent | undefined {
   if (delta.success) return { type: "text", text: delta.data.event.delta.text };
   const stop = messageDeltaSchema.safeParse(value);
   if (stop.success && stop.data.event.delta.stop_reason) {
-    return { type: "stop", reason: stop.data.event.delta.stop_reason };
+    const reason = stop.data.event.delta.stop_reason;
+    const usage = stop.data.event.usage;
+    return usage && Object.keys(usage).length > 0
+      ? { type: "stop", reason, usage: usageSchema.parse(usage) }
+      : { type: "stop", reason };
   }
+  const start = messageStartSchema.safeParse(value);
+  if (start.success) return { type: "usage", usage: start.data.event.message.usage };
   const result = resultSchema.safeParse(value);
   if (result.success) return { type: "result", result: result.data };
   return undefined;

@@ -43,22 +43,31 @@ export class TextLineStream extends TransformStream<string, string> {
       this.#pendingCR = false;
     }
     let start = 0;
+    let lf = chunk.indexOf("\n");
+    let cr = chunk.indexOf("\r");
     for (;;) {
-      const end = this.#allowCR ? firstBreak(chunk, start) : chunk.indexOf("\n", start);
+      const end = lf < 0 ? cr : cr < 0 ? lf : Math.min(lf, cr);
       if (end === -1) break;
       let next = end + 1;
-      if (chunk[end] === "\r") {
+      if (end === cr) {
         if (next === chunk.length) {
           // A "\r" at the end of a chunk may be half of a "\r\n": decide on the next chunk.
           this.#append(chunk.slice(start, end));
           this.#pendingCR = true;
           return;
         }
-        if (chunk[next] === "\n") next++;
+        if (chunk.charCodeAt(next) === 10) next++;
+        else if (!this.#allowCR) {
+          // A lone "\r" is part of the line: look for the next break after it.
+          cr = chunk.indexOf("\r", next);
+          continue;
+        }
       }
       this.#append(chunk.slice(start, end));
       this.#emit(controller);
       start = next;
+      if (lf >= 0 && lf < next) lf = chunk.indexOf("\n", next);
+      if (cr >= 0 && cr < next) cr = chunk.indexOf("\r", next);
     }
     this.#append(chunk.slice(start));
   }
@@ -78,22 +87,19 @@ export class TextLineStream extends TransformStream<string, string> {
     if (this.#dropped >= 0) {
       this.#onDrop(this.#dropped);
     } else {
-      controller.enqueue(this.#line.endsWith("\r") ? this.#line.slice(0, -1) : this.#line);
+      controller.enqueue(this.#line);
     }
     this.#line = "";
     this.#dropped = -1;
   }
 
   #end(controller: TransformStreamDefaultController<string>): void {
-    if (this.#line === "" && this.#dropped < 0 && !this.#pendingCR) return;
+    if (this.#pendingCR) {
+      // The stream ended on a "\r": a line end with `allowCR`, otherwise part of the line.
+      if (!this.#allowCR) this.#append("\r");
+    } else if (this.#line === "" && this.#dropped < 0) {
+      return;
+    }
     this.#emit(controller);
   }
-}
-
-function firstBreak(text: string, from: number): number {
-  for (let i = from; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 10 || c === 13) return i;
-  }
-  return -1;
 }

@@ -34,6 +34,7 @@ Deno.test("json runs read plain text and stream nothing partial", () => {
   assert.equal(valueOf(args, "--output-format"), "json");
   assert.ok(!args.includes("--input-format"));
   assert.ok(!args.includes("--include-partial-messages"));
+  assert.ok(!args.includes("--verbose"), "--verbose makes json output an array");
 });
 
 Deno.test("the agent's tools, permissions, turns and system prompt become flags", () => {

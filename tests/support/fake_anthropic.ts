@@ -40,6 +40,13 @@ export interface FakeReply {
   usage?: Partial<FakeUsage>;
   /** Model id echoed back (default: the requested model). */
   model?: string;
+  /**
+   * Fail mid-stream after the text deltas: send an SSE `error` event (as
+   * Anthropic does for a mid-stream overload; type default `overloaded_error`)
+   * and end the body, with no `message_stop`. The CLI then retries the call
+   * once without streaming, so script that next response too.
+   */
+  failAfterText?: { errorType?: string; message?: string };
 }
 
 /** An HTTP error answered with an Anthropic error JSON body. */
@@ -149,6 +156,12 @@ function sseResponse(r: FakeReply, model: string, n: number, closing: AbortSigna
         if (signal.aborted) return;
         ctrl.enqueue(enc.encode(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`));
       };
+      const failMidStream = (how: NonNullable<FakeReply["failAfterText"]>) => {
+        if (signal.aborted) return;
+        const type = how.errorType ?? "overloaded_error";
+        send("error", { error: { type, message: how.message ?? "Overloaded" } });
+        ctrl.close();
+      };
       await sleep(r.firstDelayMs ?? 0, signal);
       const usage = { ...message.usage, output_tokens: 1 };
       send("message_start", { message: { ...message, content: [], stop_reason: null, usage } });
@@ -159,6 +172,7 @@ function sseResponse(r: FakeReply, model: string, n: number, closing: AbortSigna
             if (i > 0) await sleep(r.delayMs ?? 0, signal);
             send("content_block_delta", { index, delta: { type: "text_delta", text } });
           }
+          if (r.failAfterText) return failMidStream(r.failAfterText);
         } else {
           send("content_block_start", { index, content_block: { ...block, input: {} } });
           const partial_json = JSON.stringify(block.input);

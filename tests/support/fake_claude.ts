@@ -1,4 +1,4 @@
-#!/usr/bin/env -S deno run --quiet --no-config --allow-read --allow-write --allow-env
+#!/usr/bin/env -S deno run --quiet --no-config --allow-read --allow-write --allow-env --allow-run=sleep
 /**
  * A stand-in for the Claude Code CLI in print mode, for fast tests. It speaks
  * both output protocols (`--output-format json` and `stream-json`, with
@@ -6,8 +6,11 @@
  * `[[fake:{…}]]` directive in the prompt says what to do (see {@linkcode Script}).
  * Without one it answers "ok".
  *
+ * `--version` prints a version line like the real CLI's.
+ *
  * When `FAKE_CLAUDE_RECORD` names a directory, it writes `<pid>.json` there
- * with its argv, stdin, working directory and a few environment variables.
+ * with its argv, stdin, working directory (and the files in it) and a few
+ * environment variables.
  *
  * @module
  */
@@ -43,8 +46,25 @@ interface Script {
   hang?: boolean;
   /** Ignore SIGTERM (so only SIGKILL stops it). */
   ignoreSigterm?: boolean;
+  /** Stream-json: print the init line, then nothing more, and never finish. */
+  stall?: boolean;
+  /** Write this many bytes to stderr (synchronously, so a full pipe would block it) first. */
+  stderrBytes?: number;
+  /**
+   * Start a `sleep` grandchild first and write its pid to
+   * `$FAKE_CLAUDE_RECORD/grandchild-<own pid>.txt`.
+   */
+  grandchild?: boolean;
   /** Echo the prompt it received as its answer. */
   echo?: boolean;
+  /** Answer through `--json-schema`'s StructuredOutput tool with this value (`say` is the preamble). */
+  structured?: unknown;
+  /** After a `max_tokens` stop, continue (as the real CLI does) with a second message saying this. */
+  then?: string[];
+  /** Say the `say` list this many times over (for long streams). */
+  repeat?: number;
+  /** Append the send time (`performance.timeOrigin + performance.now()`, ms) and `;` to every delta. */
+  stamp?: boolean;
 }
 
 const args = Deno.args;
@@ -61,6 +81,35 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
   return await new Response(stream).text();
+}
+
+/**
+ * Reads stdin the way the real CLI does. Plain-text input is read to its end.
+ * Stream-json input is read line by line: an `initialize` control request is
+ * answered at once (a readiness signal), and the turn starts on the first user
+ * message, without waiting for stdin to close. Returns the input read so far.
+ */
+async function readInput(): Promise<string> {
+  if (!streamInput) return await readAll(Deno.stdin.readable);
+  const decoder = new TextDecoder();
+  let seen = "";
+  let lineStart = 0;
+  for await (const bytes of Deno.stdin.readable) {
+    seen += decoder.decode(bytes, { stream: true });
+    for (let end = seen.indexOf("\n", lineStart); end >= 0; end = seen.indexOf("\n", lineStart)) {
+      const raw = seen.slice(lineStart, end);
+      lineStart = end + 1;
+      const message = raw.trim() ? JSON.parse(raw) : {};
+      if (message.type === "user") return seen.slice(0, lineStart);
+      if (message.type === "control_request" && message.request?.subtype === "initialize") {
+        line({
+          type: "control_response",
+          response: { subtype: "success", request_id: message.request_id, response: {} },
+        });
+      }
+    }
+  }
+  return seen;
 }
 
 function promptOf(stdin: string): { text: string; images: number } {
@@ -89,22 +138,38 @@ async function record(stdin: string): Promise<void> {
   const dir = Deno.env.get("FAKE_CLAUDE_RECORD");
   if (!dir) return;
   const env = Object.fromEntries(
-    ["API_KEYS", "CLAUDE_CODE_DISABLE_CLAUDE_MDS", "HOME"].map((key) => [key, Deno.env.get(key)]),
+    [
+      "API_KEYS",
+      "CLAUDE_CODE_OAUTH_TOKEN",
+      "CLAUDE_CODE_DISABLE_CLAUDE_MDS",
+      "HOME",
+      "CLAUDE_CODE_MAX_OUTPUT_TOKENS",
+      "MAX_THINKING_TOKENS",
+    ].map((key) => [key, Deno.env.get(key)]),
   );
+  const files = (await Array.fromAsync(Deno.readDir("."))).map((entry) => entry.name).sort();
   await Deno.writeTextFile(
     `${dir}/${Deno.pid}.json`,
-    JSON.stringify({ argv: args, stdin, cwd: Deno.cwd(), env }),
+    JSON.stringify({ argv: args, stdin, cwd: Deno.cwd(), files, env }),
   );
 }
 
 const event = (inner: Record<string, unknown>) => line({ type: "stream_event", event: inner });
 
 async function main(): Promise<number> {
-  const stdin = await readAll(Deno.stdin.readable);
+  const stdin = await readInput();
   await record(stdin);
   const prompt = promptOf(stdin);
   const script = scriptOf(prompt.text);
   if (script.ignoreSigterm) Deno.addSignalListener("SIGTERM", () => {});
+  if (script.grandchild) {
+    const sleeper = new Deno.Command("sleep", { args: ["300"], stdout: "null" }).spawn();
+    const dir = Deno.env.get("FAKE_CLAUDE_RECORD");
+    if (dir) await Deno.writeTextFile(`${dir}/grandchild-${Deno.pid}.txt`, String(sleeper.pid));
+  }
+  for (let left = script.stderrBytes ?? 0; left > 0; left -= 65536) {
+    Deno.stderr.writeSync(encoder.encode("e".repeat(Math.min(left, 65536))));
+  }
   if (script.stderr) Deno.stderr.writeSync(encoder.encode(script.stderr));
   if (script.plain !== undefined) {
     write(script.plain);
@@ -112,20 +177,23 @@ async function main(): Promise<number> {
   }
   for (const raw of script.before ?? []) write(raw + "\n");
   if (script.hugeLine) write("x".repeat(script.hugeLine) + "\n");
-  const say = script.echo ? [prompt.text] : script.say ?? ["ok"];
+  const once = script.echo ? [prompt.text] : script.say ?? ["ok"];
+  const say = Array.from({ length: script.repeat ?? 1 }, () => once).flat();
   const stopReason = script.stopReason ?? "end_turn";
   const stream = output === "stream-json";
   if (stream) {
     line({ type: "system", subtype: "init", model: option("--model"), tools: [] });
+    if (script.stall) await new Promise(() => setInterval(() => {}, 60_000));
     event({ type: "message_start", message: { role: "assistant", content: [] } });
     event({ type: "content_block_start", index: 0, content_block: { type: "text", text: "" } });
   }
   await sleep(script.firstDelayMs ?? 0);
   for (const [index, text] of say.entries()) {
-    if (index > 0) await sleep(script.delayMs ?? 0);
+    if (index > 0 && script.delayMs) await sleep(script.delayMs);
     if (script.crashAfter === index) return script.exit ?? 1;
     if (stream) {
-      event({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text } });
+      const sent = script.stamp ? `${text}${performance.timeOrigin + performance.now()};` : text;
+      event({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: sent } });
     }
   }
   if (script.hang) await new Promise(() => setInterval(() => {}, 60_000));
@@ -133,23 +201,40 @@ async function main(): Promise<number> {
     event({ type: "content_block_stop", index: 0 });
     event({ type: "message_delta", delta: { stop_reason: stopReason }, usage: script.usage ?? {} });
     event({ type: "message_stop" });
+    for (const text of script.then ?? []) {
+      event({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text } });
+    }
+    if (script.then) event({ type: "message_delta", delta: { stop_reason: "end_turn" } });
   }
+  const structured = script.structured !== undefined && args.includes("--json-schema")
+    ? {
+      result: JSON.stringify(script.structured),
+      structured_output: script.structured,
+      stop_reason: "tool_use",
+    }
+    : {};
   if (!script.noResult) {
     line({
       type: "result",
       subtype: "success",
       is_error: false,
-      result: say.join(""),
-      stop_reason: stopReason,
+      result: (script.then ?? say).join(""),
+      stop_reason: script.then ? "end_turn" : stopReason,
       duration_ms: 5,
       num_turns: 1,
       session_id: "fake-session",
       total_cost_usd: 0.001,
       usage: script.usage ?? { input_tokens: 10, output_tokens: 2 },
+      ...structured,
       ...script.result,
     });
   }
   return script.exit ?? (script.result?.is_error ? 1 : 0);
 }
 
+// `--version` answers like the real CLI (the readiness probe asks it).
+if (args.includes("--version")) {
+  write("2.1.197 (Claude Code)\n");
+  Deno.exit(0);
+}
 Deno.exit(await main());

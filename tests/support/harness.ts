@@ -5,7 +5,7 @@
  * @module
  */
 import { loadAgents } from "../../src/agents.ts";
-import { createApp } from "../../src/app.ts";
+import { type App, createApp } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
 
 /** The stand-in CLI script. */
@@ -21,28 +21,37 @@ export interface TestServer extends AsyncDisposable {
   url: string;
   /** The workspace root the runs use. */
   workspaceRoot: string;
+  /** The app under test (its warm pool, if any, is there). */
+  app: App;
   /** POSTs JSON with the test key. */
   post(path: string, body: unknown, headers?: HeadersInit): Promise<Response>;
 }
 
 /**
  * Starts the bridge with environment overrides (on top of a stand-in
- * `CLAUDE_BIN`, `API_KEYS=test-token` and a fresh `WORKSPACE_ROOT`).
+ * `CLAUDE_BIN`, `API_KEYS=test-token`, a fresh `WORKSPACE_ROOT`,
+ * `WARM_POOL=off` and `LOG_LEVEL=error`); `childEnv` is set for every CLI child the bridge spawns.
  */
-export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function startServer(
+  env: Record<string, string> = {},
+  childEnv?: Record<string, string>,
+): Promise<TestServer> {
   const workspaceRoot = await Deno.makeTempDir({ prefix: "bridge-test-" });
   const config = loadConfig({
     CLAUDE_BIN: FAKE_CLAUDE,
     API_KEYS: TEST_KEY,
     WORKSPACE_ROOT: workspaceRoot,
+    WARM_POOL: "off",
+    LOG_LEVEL: "error",
     ...env,
   });
-  const app = createApp({ config, agents: await loadAgents(config.agentsDir) });
+  const app = createApp({ config, agents: await loadAgents(config.agentsDir), childEnv });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app);
   const url = `http://127.0.0.1:${server.addr.port}`;
   return {
     url,
     workspaceRoot,
+    app,
     post: (path, body, headers = AUTH) =>
       fetch(url + path, {
         method: "POST",
@@ -51,6 +60,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
       }),
     async [Symbol.asyncDispose]() {
       await server.shutdown();
+      await app[Symbol.asyncDispose]();
       await Deno.remove(workspaceRoot, { recursive: true }).catch(() => {});
     },
   };

@@ -1,0 +1,106 @@
+/**
+ * What the bridge learns about one request while serving it: its id, the
+ * model and agent, whether it streams, how long it queued, its time to first
+ * content, the CLI's exit code and usage. The app makes one per request;
+ * handlers fill it in through {@linkcode contextOf} instead of threading
+ * parameters; the app logs it as one line and records its metrics at the end.
+ *
+ * @module
+ */
+
+/** Header carrying the request id, accepted from clients and echoed on every response. */
+export const REQUEST_ID_HEADER = "x-request-id";
+
+/** A client's request id is kept if it is a sane token: up to 128 of `A-Z a-z 0-9 . _ : - / + =`. */
+const SANE_ID = /^[A-Za-z0-9._:\/+=-]{1,128}$/;
+
+/** The client's `X-Request-Id` if it is a sane token, otherwise a fresh UUID. */
+export function requestIdOf(request: Request): string {
+  const given = request.headers.get(REQUEST_ID_HEADER)?.trim();
+  return given && SANE_ID.test(given) ? given : crypto.randomUUID();
+}
+
+/** Token usage as the CLI reports it. */
+export type Usage = Record<string, unknown>;
+
+/** Per-request facts, filled in by whoever learns them. */
+export class RequestContext {
+  /** The request id (from `X-Request-Id` or generated). */
+  readonly id: string;
+  /** `performance.now()` when the request arrived. */
+  readonly startedAt: number;
+  /** The resolved model alias. */
+  model?: string;
+  /** The agent that served it. */
+  agent?: string;
+  /** True for a streamed (SSE) answer. */
+  stream?: boolean;
+  /** Milliseconds spent waiting for a run slot. */
+  queueWaitMs?: number;
+  /** True when a warm pool process served the request. */
+  warm?: boolean;
+  /** Milliseconds from arrival to the first content chunk (streams). */
+  ttftMs?: number;
+  /** The CLI child's exit code. */
+  exitCode?: number;
+  /** Token usage reported by the CLI. */
+  usage?: Usage;
+  /** The flattened prompt; logged only at `LOG_LEVEL=debug`. */
+  prompt?: string;
+  #pending: Promise<unknown>[] = [];
+
+  /** @param id the request id; see {@linkcode requestIdOf}. */
+  constructor(id: string) {
+    this.id = id;
+    this.startedAt = performance.now();
+  }
+
+  /** Milliseconds since the request arrived. */
+  elapsedMs(): number {
+    return performance.now() - this.startedAt;
+  }
+
+  /** Records the time to first content, once. */
+  markFirstContent(): void {
+    this.ttftMs ??= this.elapsedMs();
+  }
+
+  /**
+   * Follows a CLI run: notes its queue wait and whether it was warm, records
+   * its exit code when it exits, and makes the request's log line wait for that.
+   */
+  track(run: { finished: Promise<{ code: number }>; queueWaitMs?: number; warm?: boolean }): void {
+    this.queueWaitMs = run.queueWaitMs;
+    this.warm = run.warm;
+    this.#pending.push(run.finished.then((exit) => this.exitCode = exit.code, () => {}));
+  }
+
+  /** Resolves once every tracked run has exited. */
+  async settled(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const pending = this.#pending;
+      this.#pending = [];
+      await Promise.allSettled(pending);
+    }
+  }
+}
+
+const contexts = new WeakMap<Request, RequestContext>();
+
+/** Attaches `context` to `request` for {@linkcode contextOf}. */
+export function attachContext(request: Request, context: RequestContext): void {
+  contexts.set(request, context);
+}
+
+/**
+ * The context the app attached to `request`. A request that has none (a
+ * handler called directly, in a test) gets a fresh one that nobody logs.
+ */
+export function contextOf(request: Request): RequestContext {
+  let context = contexts.get(request);
+  if (!context) {
+    context = new RequestContext(requestIdOf(request));
+    contexts.set(request, context);
+  }
+  return context;
+}
