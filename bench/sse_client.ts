@@ -38,7 +38,8 @@ export async function streamChat(
   });
   let ttftMs = NaN;
   let chunks = 0;
-  let complete = false;
+  let done = false;
+  let failed = false;
   if (!response.ok || !response.body) {
     await response.body?.cancel();
     return {
@@ -46,7 +47,7 @@ export async function streamChat(
       ttftMs,
       totalMs: performance.now() - started,
       chunks,
-      complete,
+      complete: false,
     };
   }
   const decoder = new TextDecoder();
@@ -61,11 +62,11 @@ export async function streamChat(
       if (!event.startsWith("data: ")) continue;
       const data = event.slice(6);
       if (data === "[DONE]") {
-        complete = true;
+        done = true;
         continue;
       }
       const parsed = JSON.parse(data);
-      if (parsed.error) complete = false;
+      if (parsed.error) failed = true;
       const text: string | undefined = parsed.choices?.[0]?.delta?.content;
       if (!text) continue;
       if (chunks++ === 0) ttftMs = performance.now() - started;
@@ -77,6 +78,6 @@ export async function streamChat(
     ttftMs,
     totalMs: performance.now() - started,
     chunks,
-    complete,
+    complete: done && !failed,
   };
 }

@@ -49,6 +49,8 @@ function requireAgent(agents: ReadonlyMap<string, Agent>, name: string, variable
 export type App = ((request: Request) => Promise<Response>) & AsyncDisposable & {
   /** The warm pool, unless `WARM_POOL=off`. */
   readonly pool?: WarmPool;
+  /** The `MAX_CONCURRENT` gate every CLI process holds a slot of. */
+  readonly limiter: Limiter;
   /**
    * Shuts the CLI side down: new runs get 503, running ones may finish for up
    * to `graceMs`, then every CLI process (warm ones too) is stopped; resolves
@@ -63,7 +65,12 @@ export function createApp(
 ): App {
   const auth = new BearerAuth(config.apiKeys);
   const observability = new Observability(logger);
-  const readiness = new Readiness(new CliProbe(config.claudeBin));
+  const readiness = new Readiness(
+    new CliProbe(config.claudeBin, {
+      onChange: ({ ok, ...status }) =>
+        ok ? logger.info("cli ready", status) : logger.warn("cli not ready", status),
+    }),
+  );
   const limiter = new Limiter({ maxActive: config.maxConcurrent, maxQueue: config.maxQueue });
   const launchOptions: RunnerOptions = {
     claudeBin: config.claudeBin,
@@ -147,6 +154,7 @@ export function createApp(
   });
   return Object.assign(app, {
     pool,
+    limiter,
     close: (graceMs: number) => runner.close(graceMs),
     async [Symbol.asyncDispose]() {
       await pool?.[Symbol.asyncDispose]();

@@ -70,6 +70,7 @@ export class ChatChunkStream extends TransformStream<CliEvent, ServerSentEventMe
   #sawText = false;
   #stopReason: string | undefined;
   #usage: CliUsage | undefined;
+  #streamed = new Set<string>();
   #finished = false;
 
   /** Makes a chunk builder for one response. */
@@ -111,9 +112,12 @@ export class ChatChunkStream extends TransformStream<CliEvent, ServerSentEventMe
         if (this.#options.structured || event.text === "") return;
         this.#sawText = true;
         return this.#text(controller, event.text);
-      case "usage":
+      case "start":
+        if (event.id !== undefined) this.#streamed.add(event.id);
         this.#usage = event.usage;
         return;
+      case "message":
+        return this.#message(controller, event.id, event.text);
       case "stop":
         this.#stopReason = event.reason;
         this.#usage = event.usage ?? this.#usage;
@@ -127,6 +131,27 @@ export class ChatChunkStream extends TransformStream<CliEvent, ServerSentEventMe
           ? this.#fail(controller, resultError(event.result))
           : this.#finish(controller, event.result);
     }
+  }
+
+  /**
+   * A whole message that was never streamed (the CLI fetched it without
+   * streaming, e.g. after a stream broke off): relayed if nothing was sent
+   * yet; otherwise it cannot continue what was sent, which is a failure.
+   */
+  #message(controller: Controller, id: string, text: string): void {
+    if (this.#streamed.has(id) || this.#options.structured || text === "") return;
+    if (!this.#sawText) {
+      this.#sawText = true;
+      return this.#text(controller, text);
+    }
+    this.#fail(
+      controller,
+      new HttpError(
+        502,
+        "upstream stream interrupted",
+        "Claude's answer broke off mid-stream and the CLI fetched a new one that cannot continue what was already sent; retry the request.",
+      ),
+    );
   }
 
   #finish(controller: Controller, result: CliResult): void {

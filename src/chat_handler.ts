@@ -3,9 +3,10 @@
  * answer with one `chat.completion` or a stream of `chat.completion.chunk`s.
  *
  * The stream path is a pipe: CLI stdout lines → {@linkcode CliEventStream} →
- * {@linkcode ChatChunkStream} → {@linkcode ServerSentEventStream} → the
- * response body. The response is only committed once the first chunk exists,
- * so a failure before any content is still a real HTTP status.
+ * {@linkcode ChatChunkStream} → {@linkcode ServerSentEventStream} →
+ * {@linkcode CoalescingStream} → the response body. The response is only
+ * committed once the first chunk exists, so a failure before any content is
+ * still a real HTTP status.
  *
  * @module
  */
@@ -14,6 +15,7 @@ import { ChatChunkStream, collectCompletion } from "./chat_chunk_stream.ts";
 import { type ChatOptions, chatOptions, chatRequestSchema, parseBody } from "./chat_request.ts";
 import type { OutputMode } from "./claude_args.ts";
 import { resultError } from "./cli_failure.ts";
+import { CoalescingStream } from "./coalescing_stream.ts";
 import {
   completion,
   type CompletionIdentity,
@@ -90,7 +92,10 @@ function chunks(
         stop: chat.stop,
         structured: chat.jsonSchema !== undefined,
         failFast,
-        onResult: (result) => context.usage = result.usage,
+        onResult: (result) => {
+          context.usage = result.usage;
+          run.process.answered();
+        },
       }),
     );
 }
@@ -122,7 +127,9 @@ export function chatHandler(options: ChatHandlerOptions): (request: Request) => 
       await run[Symbol.asyncDispose]();
       throw error;
     }
-    const sse = resume(first, reader).pipeThrough(new ServerSentEventStream());
+    const sse = resume(first, reader)
+      .pipeThrough(new ServerSentEventStream())
+      .pipeThrough(new CoalescingStream());
     return new Response(sse, { headers: SSE_HEADERS });
   }
 

@@ -4,7 +4,9 @@
  *
  * Stopping is always the same sequence: close stdin, SIGTERM, then SIGKILL
  * after a grace period if the child is still there. Cancelling the stdout line
- * stream (for example because the HTTP client went away) stops the child too.
+ * stream (for example because the HTTP client went away) stops the child too,
+ * unless the child was marked {@linkcode ClaudeProcess.answered}: a child
+ * whose answer is complete gets the grace period to exit by itself first.
  *
  * Each child leads its own process group (so a Ctrl-C meant for the bridge
  * does not reach it). When the bridge may signal process groups (unrestricted
@@ -91,6 +93,7 @@ export class ClaudeProcess {
   #done = false;
   #stopReason: unknown = undefined;
   #stopping: Promise<CliExit> | undefined;
+  #answered = false;
   #observers = new Set<(line: string) => void>();
 
   private constructor(child: Deno.ChildProcess, options: SpawnOptions) {
@@ -131,7 +134,7 @@ export class ClaudeProcess {
             for (const listener of this.#observers) listener(line);
             controller.enqueue(line);
           },
-          cancel: (reason) => void this.stop(reason),
+          cancel: (reason) => void (this.#answered ? this.#release(reason) : this.stop(reason)),
         }),
       );
   }
@@ -193,6 +196,22 @@ export class ClaudeProcess {
     } catch {
       // The child closed its stdin early; `exited` reports why.
     }
+  }
+
+  /**
+   * Marks the child's answer as complete (its result line was read): when the
+   * reader then lets go of `lines`, the child is not signalled at once but
+   * given the grace period to exit by itself, as it does after its result.
+   */
+  answered(): void {
+    this.#answered = true;
+  }
+
+  /** Closes stdin and stops the child only if it has not exited within the grace period. */
+  #release(reason: unknown): void {
+    this.#stdin.close().catch(() => {});
+    const timer = setTimeout(() => void this.stop(reason), this.#killGraceMs);
+    this.exited.finally(() => clearTimeout(timer));
   }
 
   /**

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { concatBytes } from "./bytes.ts";
 import { HttpError } from "./http_error.ts";
 
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
@@ -45,13 +46,7 @@ export async function readBodyBytes(request: Request, maxBytes: number): Promise
       cause: error,
     });
   }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
+  return concatBytes(chunks, size);
 }
 
 /**

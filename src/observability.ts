@@ -22,6 +22,9 @@ import {
 /** Paths polled by probes and scrapers: logged at `debug` only. */
 const QUIET_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
 
+/** Most characters of a prompt logged at `debug`. */
+const MAX_LOGGED_PROMPT = 10_000;
+
 /** Seconds; from a warm first token to a slow cold start. */
 const TTFT_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30];
 /** Seconds; from a probe to a ten-minute run. */
@@ -185,7 +188,7 @@ export class Observability {
     return async (request) => {
       const context = new RequestContext(requestIdOf(request));
       attachContext(request, context);
-      const path = new URL(request.url).pathname;
+      const path = new URL(request.url).pathname.slice(0, 256);
       const response = withHeader(await handler(request), REQUEST_ID_HEADER, context.id);
       const finish = (clientClosed = request.signal.aborted) =>
         void this.#finish(context, request.method, path, response.status, clientClosed);
@@ -236,7 +239,7 @@ export class Observability {
       exit_code: context.exitCode,
       client_closed: clientClosed || undefined,
       usage: context.usage,
-      prompt: this.logger.debugEnabled ? context.prompt : undefined,
+      prompt: this.logger.debugEnabled ? context.prompt?.slice(0, MAX_LOGGED_PROMPT) : undefined,
     });
   }
 }

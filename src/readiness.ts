@@ -31,19 +31,24 @@ export interface CliProbeOptions {
   failTtlMs?: number;
   /** Longest a probe may take before it counts as failed, in ms (default 10 000). */
   timeoutMs?: number;
+  /** Told when a probe's outcome differs from the previous one (and after the first). */
+  onChange?: (status: CliStatus) => void;
 }
 
 /** Runs `CLAUDE_BIN --version`, at most once per cache period. */
 export class CliProbe {
   #bin: string;
-  #options: Required<CliProbeOptions>;
+  #options: Required<Omit<CliProbeOptions, "onChange">>;
+  #onChange: ((status: CliStatus) => void) | undefined;
   #cached: { status: CliStatus; expires: number } | undefined;
   #running: Promise<CliStatus> | undefined;
 
   /** @param bin the CLI binary (`CLAUDE_BIN`). */
   constructor(bin: string, options: CliProbeOptions = {}) {
     this.#bin = bin;
-    this.#options = { okTtlMs: 30_000, failTtlMs: 5000, timeoutMs: 10_000, ...options };
+    const { onChange, ...timing } = options;
+    this.#options = { okTtlMs: 30_000, failTtlMs: 5000, timeoutMs: 10_000, ...timing };
+    this.#onChange = onChange;
   }
 
   /** The cached status, or a fresh probe when the cache has expired. */
@@ -53,7 +58,9 @@ export class CliProbe {
     }
     this.#running ??= this.#probe().then((status) => {
       const ttl = status.ok ? this.#options.okTtlMs : this.#options.failTtlMs;
+      const changed = this.#cached?.status.ok !== status.ok;
       this.#cached = { status, expires: performance.now() + ttl };
+      if (changed) this.#onChange?.(status);
       this.#running = undefined;
       return status;
     });

@@ -229,6 +229,8 @@ export class Runner {
   #track(run: Run): Run {
     this.#runs.add(run);
     void run.finished.finally(() => this.#runs.delete(run));
+    // A start that was already under way when close() began must not outlive it.
+    if (this.#closed) void run.process.stop(this.#closed);
     return run;
   }
 

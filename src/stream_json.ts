@@ -2,8 +2,11 @@
  * Parses the Claude Code CLI's print-mode output (`--output-format json` and
  * `stream-json`) into a few typed events.
  *
- * Only what the bridge uses is kept: text deltas, the usage a message starts
- * and stops with, the stop reason, and the final `result`. Unknown event types and non-JSON lines are skipped.
+ * Only what the bridge uses is kept: text deltas, the id and usage a message
+ * starts with, its stop reason and final usage, whole `assistant` messages
+ * (the CLI prints one per message; a message that never streamed, such as the
+ * CLI's non-streaming retry after a stream broke off, is only seen there), and
+ * the final `result`. Unknown event types and non-JSON lines are skipped.
  *
  * @module
  */
@@ -39,13 +42,27 @@ export const resultSchema = z.object({
 /** A parsed `result` line. */
 export type CliResult = z.output<typeof resultSchema>;
 
-const textDeltaSchema = z.object({
-  type: z.literal("stream_event"),
-  event: z.object({
-    type: z.literal("content_block_delta"),
-    delta: z.object({ type: z.literal("text_delta"), text: z.string() }),
-  }),
-});
+/** `value[key]` when `value` is a plain object, else `undefined`. */
+function field(value: unknown, key: string): unknown {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)[key]
+    : undefined;
+}
+
+/**
+ * The hot path, validated by hand rather than with zod (whose generic walk
+ * costs more than the rest of a token's trip through the bridge): the text
+ * of `{"type":"stream_event","event":{"type":"content_block_delta","delta":
+ * {"type":"text_delta","text":"…"}}}`, or `undefined` for anything else.
+ */
+function textDeltaOf(value: unknown): string | undefined {
+  if (field(value, "type") !== "stream_event") return undefined;
+  const event = field(value, "event");
+  if (field(event, "type") !== "content_block_delta") return undefined;
+  const delta = field(event, "delta");
+  const text = field(delta, "text");
+  return field(delta, "type") === "text_delta" && typeof text === "string" ? text : undefined;
+}
 
 const messageDeltaSchema = z.object({
   type: z.literal("stream_event"),
@@ -60,7 +77,18 @@ const messageStartSchema = z.object({
   type: z.literal("stream_event"),
   event: z.object({
     type: z.literal("message_start"),
-    message: z.object({ usage: usageSchema }),
+    message: z.object({ id: z.string().optional(), usage: usageSchema }),
+  }),
+});
+
+/** A whole model message; the CLI's own error notices carry `error` and are not messages. */
+const assistantSchema = z.object({
+  type: z.literal("assistant"),
+  error: z.undefined().optional(),
+  message: z.object({
+    id: z.string(),
+    model: z.string().refine((model) => model !== "<synthetic>").optional(),
+    content: z.array(z.object({ type: z.string(), text: z.string().optional() }).loose()),
   }),
 });
 
@@ -68,13 +96,14 @@ const messageStartSchema = z.object({
 export type CliEvent =
   | { type: "text"; text: string }
   | { type: "stop"; reason: string; usage?: CliUsage }
-  | { type: "usage"; usage: CliUsage }
+  | { type: "start"; id?: string; usage: CliUsage }
+  | { type: "message"; id: string; text: string }
   | { type: "result"; result: CliResult };
 
 /** Parses a JSON value (already decoded) into a {@linkcode CliEvent}, or `undefined` to skip. */
 export function toCliEvent(value: unknown): CliEvent | undefined {
-  const delta = textDeltaSchema.safeParse(value);
-  if (delta.success) return { type: "text", text: delta.data.event.delta.text };
+  const text = textDeltaOf(value);
+  if (text !== undefined) return { type: "text", text };
   const stop = messageDeltaSchema.safeParse(value);
   if (stop.success && stop.data.event.delta.stop_reason) {
     const reason = stop.data.event.delta.stop_reason;
@@ -84,7 +113,16 @@ export function toCliEvent(value: unknown): CliEvent | undefined {
       : { type: "stop", reason };
   }
   const start = messageStartSchema.safeParse(value);
-  if (start.success) return { type: "usage", usage: start.data.event.message.usage };
+  if (start.success) {
+    const { id, usage } = start.data.event.message;
+    return id === undefined ? { type: "start", usage } : { type: "start", id, usage };
+  }
+  const assistant = assistantSchema.safeParse(value);
+  if (assistant.success) {
+    const { id, content } = assistant.data.message;
+    const text = content.map((block) => block.type === "text" ? block.text ?? "" : "").join("");
+    return { type: "message", id, text };
+  }
   const result = resultSchema.safeParse(value);
   if (result.success) return { type: "result", result: result.data };
   return undefined;

@@ -117,7 +117,7 @@ Deno.test("a max_tokens stop ends the stream with length before the CLI continue
 });
 
 Deno.test("a cut before the result reports the usage the message started with", async () => {
-  const { data } = await run([{ type: "usage", usage }, text("a.b"), result()], {
+  const { data } = await run([{ type: "start", usage }, text("a.b"), result()], {
     stop: ["."],
     includeUsage: true,
   });
@@ -210,4 +210,39 @@ Deno.test("output that ends without a result is an error", async () => {
     run([]),
     (error: unknown) => error instanceof HttpError && error.status === 503,
   );
+});
+
+const start = (id: string): CliEvent => ({ type: "start", id, usage });
+const message = (id: string, value: string): CliEvent => ({ type: "message", id, text: value });
+
+Deno.test("a streamed message's whole-message line is not relayed twice", async () => {
+  const { data } = await run([
+    start("m1"),
+    text("Hi"),
+    message("m1", "Hi"),
+    result({ result: "Hi" }),
+  ]);
+  assert.equal(contentOf(data), "Hi");
+  assert.equal(data.at(-1), "[DONE]");
+});
+
+Deno.test("a message that never streamed is relayed when nothing was sent yet", async () => {
+  const { data } = await run([message("m2", "Fetched whole"), result({ result: "Fetched whole" })]);
+  assert.equal(contentOf(data), "Fetched whole");
+  assert.equal(data.at(-1), "[DONE]");
+});
+
+Deno.test("a stream that broke off and was answered anew ends with an error, not a wrong answer", async () => {
+  const { data } = await run([
+    start("m1"),
+    text("Half an"),
+    message("m2", "A different answer"),
+    result({ result: "A different answer" }),
+  ]);
+  assert.equal(contentOf(data), "Half an");
+  const last = data.at(-1);
+  assert.ok(last !== "[DONE]" && last?.error);
+  assert.equal(last.error.code, "upstream stream interrupted");
+  assert.equal(last.error.status, 502);
+  assert.ok(!data.includes("[DONE]"));
 });

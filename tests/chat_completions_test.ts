@@ -3,6 +3,7 @@
  * and run against the stand-in CLI as a real subprocess.
  */
 import assert from "node:assert/strict";
+import { childProcessCounts } from "../src/claude_process.ts";
 import { sseData, startServer, steer } from "./support/harness.ts";
 
 async function recorded(
@@ -211,4 +212,17 @@ Deno.test("stream=true relays CLI deltas as chat.completion.chunk SSE and ends w
     null,
     "stop",
   ]);
+});
+
+Deno.test("a finished stream closes at once and lets the CLI exit by itself, unsignalled", async () => {
+  await using server = await startServer();
+  const signalled = childProcessCounts.sigterm + childProcessCounts.sigkill;
+  const exited = childProcessCounts.exited;
+  const response = await server.post("/v1/chat/completions", {
+    stream: true,
+    messages: [steer({ say: ["done"], lingerMs: 300 })],
+  });
+  assert.equal(sseData(await response.text()).at(-1), "[DONE]");
+  while (childProcessCounts.exited === exited) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(childProcessCounts.sigterm + childProcessCounts.sigkill, signalled);
 });

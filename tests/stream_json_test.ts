@@ -74,3 +74,54 @@ Deno.test("the event stream yields only the events the bridge acts on, in order"
   );
   assert.deepEqual(events.map((event) => event.type), ["text", "text", "result"]);
 });
+
+Deno.test("whole assistant messages carry their id and text; the CLI's own error notices are skipped", () => {
+  const message = {
+    type: "assistant",
+    message: {
+      id: "msg_1",
+      model: "claude-sonnet-5",
+      content: [{ type: "text", text: "Hel" }, { type: "tool_use", id: "t" }, {
+        type: "text",
+        text: "lo",
+      }],
+    },
+  };
+  assert.deepEqual(parseLine(JSON.stringify(message)), {
+    type: "message",
+    id: "msg_1",
+    text: "Hello",
+  });
+  const notice = { ...message, error: "rate_limit" };
+  assert.equal(parseLine(JSON.stringify(notice)), undefined);
+  const synthetic = { ...message, message: { ...message.message, model: "<synthetic>" } };
+  assert.equal(parseLine(JSON.stringify(synthetic)), undefined);
+});
+
+Deno.test("message_start yields the message id and its starting usage", () => {
+  const line = JSON.stringify({
+    type: "stream_event",
+    event: { type: "message_start", message: { id: "msg_9", usage: { input_tokens: 4 } } },
+  });
+  const event = parseLine(line);
+  assert.equal(event?.type, "start");
+  if (event?.type !== "start") return;
+  assert.equal(event.id, "msg_9");
+  assert.equal(event.usage.input_tokens, 4);
+});
+
+Deno.test("a text delta of the wrong shape is skipped, not passed on", () => {
+  const wrapped = (event: unknown) => JSON.stringify({ type: "stream_event", event });
+  for (
+    const line of [
+      wrapped({ type: "content_block_delta", delta: { type: "text_delta", text: 42 } }),
+      wrapped({ type: "content_block_delta", delta: { type: "input_json_delta", text: "x" } }),
+      wrapped({ type: "content_block_delta", delta: ["text_delta", "x"] }),
+      wrapped({ type: "content_block_delta" }),
+      wrapped("content_block_delta"),
+      JSON.stringify({ type: "event", event: { type: "content_block_delta" } }),
+    ]
+  ) {
+    assert.equal(parseLine(line), undefined, line);
+  }
+});

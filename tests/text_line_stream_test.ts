@@ -6,7 +6,9 @@ import assert from "node:assert/strict";
 import { TextLineStream, type TextLineStreamOptions } from "../src/text_line_stream.ts";
 
 async function lines(chunks: string[], options?: TextLineStreamOptions): Promise<string[]> {
-  return await Array.fromAsync(ReadableStream.from(chunks).pipeThrough(new TextLineStream(options)));
+  return await Array.fromAsync(
+    ReadableStream.from(chunks).pipeThrough(new TextLineStream(options)),
+  );
 }
 
 Deno.test("LF and CRLF end lines, and the line ends are removed", async () => {

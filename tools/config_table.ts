@@ -2,7 +2,8 @@
  * Generates the README's configuration table from the zod schema
  * ({@linkcode configSchema}): one row per variable with its default and its
  * `.describe()` text. `deno task config-table` rewrites the README section
- * between `<!-- section: configuration -->` and the next section marker;
+ * between `<!-- section: configuration -->` and the next section marker (and
+ * `deno fmt` then aligns it);
  * `tests/config_reference_test.ts` fails when the two drift apart.
  *
  * @module
@@ -16,7 +17,7 @@ export const README = `${REPO_ROOT}/README.md`;
 /** Marker opening the configuration section. */
 export const SECTION = "<!-- section: configuration -->";
 /** Shown for a variable without a default. */
-export const UNSET = "*(unset)*";
+export const UNSET = "_(unset)_";
 
 type Shape = typeof configSchema.shape;
 

@@ -44,6 +44,8 @@ interface Script {
   crashAfter?: number;
   /** Never finish: wait forever after the deltas. */
   hang?: boolean;
+  /** Milliseconds to stay alive after the result line, as the real CLI does while it winds down. */
+  lingerMs?: number;
   /** Ignore SIGTERM (so only SIGKILL stops it). */
   ignoreSigterm?: boolean;
   /** Stream-json: print the init line, then nothing more, and never finish. */
@@ -229,6 +231,7 @@ async function main(): Promise<number> {
       ...script.result,
     });
   }
+  await sleep(script.lingerMs ?? 0);
   return script.exit ?? (script.result?.is_error ? 1 : 0);
 }
 

@@ -7,6 +7,7 @@
 import { loadAgents } from "../../src/agents.ts";
 import { type App, createApp } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
+import type { Logger } from "../../src/log.ts";
 
 /** The stand-in CLI script. */
 export const FAKE_CLAUDE = new URL("./fake_claude.ts", import.meta.url).pathname;
@@ -30,11 +31,13 @@ export interface TestServer extends AsyncDisposable {
 /**
  * Starts the bridge with environment overrides (on top of a stand-in
  * `CLAUDE_BIN`, `API_KEYS=test-token`, a fresh `WORKSPACE_ROOT`,
- * `WARM_POOL=off` and `LOG_LEVEL=error`); `childEnv` is set for every CLI child the bridge spawns.
+ * `WARM_POOL=off` and `LOG_LEVEL=error`); `childEnv` is set for every CLI child the bridge spawns,
+ * and `logger` (if given) receives the log instead of stdout.
  */
 export async function startServer(
   env: Record<string, string> = {},
   childEnv?: Record<string, string>,
+  logger?: Logger,
 ): Promise<TestServer> {
   const workspaceRoot = await Deno.makeTempDir({ prefix: "bridge-test-" });
   const config = loadConfig({
@@ -45,7 +48,7 @@ export async function startServer(
     LOG_LEVEL: "error",
     ...env,
   });
-  const app = createApp({ config, agents: await loadAgents(config.agentsDir), childEnv });
+  const app = createApp({ config, agents: await loadAgents(config.agentsDir), childEnv, logger });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app);
   const url = `http://127.0.0.1:${server.addr.port}`;
   return {

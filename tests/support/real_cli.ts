@@ -66,7 +66,7 @@ export function realClaude(): Promise<string> {
 }
 
 /** The environment that points a CLI child at `apiUrl`, signed in with a dummy key. */
-function fakeApiEnv(apiUrl: string, home: string): Record<string, string> {
+export function fakeApiEnv(apiUrl: string, home: string): Record<string, string> {
   return {
     ANTHROPIC_BASE_URL: apiUrl,
     ANTHROPIC_API_KEY: "any",
