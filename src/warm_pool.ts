@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { z } from "zod";
 import type { Agent } from "./agents.ts";
 import { buildArgs, runEnv, type RunSpec } from "./claude_args.ts";
 import type { ClaudeProcess, CliExit } from "./claude_process.ts";
@@ -98,12 +99,20 @@ export interface PoolStatus {
 /** The permit used without a limiter: nothing to give back. */
 const UNLIMITED: Permit = { release() {}, [Symbol.dispose]() {} };
 
+const INITIALIZE_ID = "warm-pool-initialize";
+
 /** The stream-json control request that the CLI answers once it is up. */
 const INITIALIZE = JSON.stringify({
   type: "control_request",
-  request_id: "warm-pool-initialize",
+  request_id: INITIALIZE_ID,
   request: { subtype: "initialize" },
 }) + "\n";
+
+/** The CLI's answer to {@linkcode INITIALIZE} (the rest of it is not needed). */
+const initializedSchema = z.object({
+  type: z.literal("control_response"),
+  response: z.object({ subtype: z.literal("success"), request_id: z.literal(INITIALIZE_ID) }),
+});
 
 /**
  * What a process is started with, as a string: a run may use a pooled process
@@ -118,10 +127,7 @@ function launchKey(spec: RunSpec): string {
 /** True for the CLI's answer to {@linkcode INITIALIZE}. */
 function isInitialized(line: string): boolean {
   try {
-    const message = JSON.parse(line);
-    return message?.type === "control_response" &&
-      message.response?.request_id === "warm-pool-initialize" &&
-      message.response?.subtype === "success";
+    return initializedSchema.safeParse(JSON.parse(line)).success;
   } catch {
     return false;
   }
