@@ -95,7 +95,7 @@ export const configSchema = z.object({
     "On SIGINT/SIGTERM, how long running requests may finish before their CLI processes are stopped.",
   ),
   KILL_GRACE_MS: int(1000, 10, 60_000).describe(
-    "Milliseconds between SIGTERM and SIGKILL when the bridge stops a CLI process.",
+    "Milliseconds between SIGTERM and SIGKILL when the bridge stops a CLI process; also how long a CLI that has delivered its result may take to exit by itself.",
   ),
   MAX_LINE_CHARS: int(8 * 1024 * 1024, 1024).describe(
     "Longest CLI output line kept, in characters; longer lines are dropped with a logged warning.",

@@ -259,54 +259,46 @@ Deno.test("upstream 500 becomes 502 and 529 becomes 503 before the first token, 
   }
 });
 
-Deno.test("a failure after the first token arrives as an SSE error that the openai client raises", async () => {
-  await using e2e = await startE2E();
-  // Anthropic signals a mid-stream overload with an SSE `error` event; the CLI
-  // then retries once without streaming, which fails too.
-  e2e.script([
-    { text: ["Half an ", "answer"], failAfterText: { errorType: "overloaded_error" } },
+// Anthropic signals a mid-stream overload with an SSE `error` event; the CLI
+// then retries once without streaming. Whether that retry fails or answers
+// anew, the half already sent cannot be completed: the client must get an error.
+const brokenStreams: [name: string, retry: FakeResponse, message: RegExp][] = [
+  [
+    "a failure after the first token arrives as an SSE error that the openai client raises",
     { status: 529, errorType: "overloaded_error", message: "Overloaded" },
-  ]);
-  const stream = await e2e.client.chat.completions.create({
-    model: MODEL,
-    messages: ask("hi"),
-    stream: true,
-  });
-  let received = "";
-  const error = await (async () => {
-    for await (const chunk of stream) received += chunk.choices[0]?.delta.content ?? "";
-  })().then(() => undefined, (error: unknown) => error);
-
-  assert.equal(received, "Half an answer");
-  assert.ok(error instanceof APIError, `the client raised no APIError: ${error}`);
-  assert.match(error.message, /overloaded/i);
-  const wire = sseData(await e2e.lastBody());
-  assert.ok(!wire.includes("[DONE]"), "a failed stream must not end with [DONE]");
-});
-
-Deno.test("a stream that broke off and was answered anew by the CLI's retry is an error, never a wrong answer", async () => {
-  await using e2e = await startE2E();
-  // The CLI's non-streaming retry succeeds, with an answer that cannot
-  // continue the half already sent to the client.
-  e2e.script([
-    { text: ["Half an ", "answer"], failAfterText: { errorType: "overloaded_error" } },
+    /overloaded/i,
+  ],
+  [
+    "a stream that broke off and was answered anew by the CLI's retry is an error, never a wrong answer",
     { text: ["A completely different answer"] },
-  ]);
-  const stream = await e2e.client.chat.completions.create({
-    model: MODEL,
-    messages: ask("hi"),
-    stream: true,
-  });
-  let received = "";
-  const error = await (async () => {
-    for await (const chunk of stream) received += chunk.choices[0]?.delta.content ?? "";
-  })().then(() => undefined, (error: unknown) => error);
+    /broke off/,
+  ],
+];
 
-  assert.equal(received, "Half an answer");
-  assert.ok(error instanceof APIError, `the client raised no APIError: ${error}`);
-  assert.match(error.message, /broke off/);
-  assert.ok(!sseData(await e2e.lastBody()).includes("[DONE]"));
-});
+for (const [name, retry, message] of brokenStreams) {
+  Deno.test(name, async () => {
+    await using e2e = await startE2E();
+    e2e.script([
+      { text: ["Half an ", "answer"], failAfterText: { errorType: "overloaded_error" } },
+      retry,
+    ]);
+    const stream = await e2e.client.chat.completions.create({
+      model: MODEL,
+      messages: ask("hi"),
+      stream: true,
+    });
+    let received = "";
+    const error = await (async () => {
+      for await (const chunk of stream) received += chunk.choices[0]?.delta.content ?? "";
+    })().then(() => undefined, (error: unknown) => error);
+
+    assert.equal(received, "Half an answer");
+    assert.ok(error instanceof APIError, `the client raised no APIError: ${error}`);
+    assert.match(error.message, message);
+    const wire = sseData(await e2e.lastBody());
+    assert.ok(!wire.includes("[DONE]"), "a failed stream must not end with [DONE]");
+  });
+}
 
 Deno.test("a missing or non-executable CLAUDE_BIN gives 503 naming CLAUDE_BIN, and the server keeps serving", async () => {
   const dir = await Deno.makeTempDir({ prefix: "bridge-e2e-bin-" });
