@@ -5,10 +5,13 @@
  * text, the usage and the finish reason, and that the client raised nothing.
  */
 import assert from "node:assert/strict";
-import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
-import { ChatOpenAI } from "@langchain/openai";
-import { generateText, streamText } from "ai";
-import OpenAI from "openai";
+import {
+  ChatOpenAI,
+  createOpenAICompatible,
+  generateText,
+  OpenAI,
+  streamText,
+} from "./support/client_libraries.ts";
 import { startServer, TEST_KEY } from "./support/harness.ts";
 
 /** A prompt that makes the stand-in CLI say `say` and report 10 + 5 cached in, 3 out. */

@@ -7,7 +7,7 @@
  * fake API and bridge (both cheap); the CLI takes about a second per request.
  */
 import assert from "node:assert/strict";
-import OpenAI, { APIError } from "openai";
+import { APIError, OpenAI } from "./support/client_libraries.ts";
 import type { FakeResponse } from "./support/fake_anthropic.ts";
 import { sseData } from "./support/harness.ts";
 import { contentText, type E2E, realClaude, startE2E } from "./support/real_cli.ts";

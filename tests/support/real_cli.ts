@@ -9,7 +9,7 @@
  *
  * @module
  */
-import OpenAI from "openai";
+import { OpenAI } from "./client_libraries.ts";
 import {
   type FakeAnthropic,
   type FakeResponse,
