@@ -29,6 +29,7 @@ import {
   chunk,
   completion,
   type CompletionIdentity,
+  contentChunkJson,
   type FinishReason,
   finishReason,
   isFailedResult,
@@ -65,6 +66,7 @@ type Controller = TransformStreamDefaultController<ServerSentEventMessage>;
 /** Transforms {@linkcode CliEvent}s into chunk events for an SSE encoder. */
 export class ChatChunkStream extends TransformStream<CliEvent, ServerSentEventMessage> {
   #options: ChatChunkStreamOptions;
+  #contentJson: (content: string) => string;
   #scanner: StopSequenceScanner;
   #started = false;
   #sawText = false;
@@ -80,6 +82,7 @@ export class ChatChunkStream extends TransformStream<CliEvent, ServerSentEventMe
       flush: (controller) => this.#end(controller),
     });
     this.#options = options;
+    this.#contentJson = contentChunkJson(options.identity);
     this.#scanner = new StopSequenceScanner(options.stop ?? []);
   }
 
@@ -95,7 +98,7 @@ export class ChatChunkStream extends TransformStream<CliEvent, ServerSentEventMe
 
   #emit(controller: Controller, text: string): void {
     this.#start(controller);
-    if (text !== "") this.#send(controller, chunk(this.#options.identity, { content: text }));
+    if (text !== "") controller.enqueue({ data: this.#contentJson(text) });
   }
 
   /** Sends text through the stop-sequence scanner; ends the response at a stop sequence. */

@@ -53,7 +53,11 @@ export const SSE_HEADERS: HeadersInit = {
   "x-accel-buffering": "no",
 };
 
-/** A stream that yields `first` and then the rest of `reader`. */
+/**
+ * A stream that yields `first` and then the rest of `reader`, reading only
+ * when its own reader asks (so a {@linkcode CoalescingStream} behind it still
+ * sees when the HTTP writer is busy).
+ */
 function resume<T>(
   first: ReadableStreamReadResult<T>,
   reader: ReadableStreamDefaultReader<T>,
@@ -69,7 +73,7 @@ function resume<T>(
       else controller.enqueue(value);
     },
     cancel: (reason) => reader.cancel(reason),
-  });
+  }, { highWaterMark: 0 });
 }
 
 /** The run's output as chunk events: stdout lines → CLI events → chunks. */
@@ -118,8 +122,14 @@ export function chatHandler(options: ChatHandlerOptions): (request: Request) => 
       prompt,
       signal,
     );
-    const reader = chunks(request, run, identity, chat).getReader();
-    let first: ReadableStreamReadResult<ServerSentEventMessage>;
+    // The first read waits for the first chunk (or the failure before it);
+    // it is taken at the end of the pipe, so the stream that resumes after it
+    // costs a step per coalesced write rather than per token.
+    const reader = chunks(request, run, identity, chat)
+      .pipeThrough(new ServerSentEventStream())
+      .pipeThrough(new CoalescingStream())
+      .getReader();
+    let first: ReadableStreamReadResult<Uint8Array>;
     try {
       first = await reader.read();
       contextOf(request).markFirstContent();
@@ -127,10 +137,7 @@ export function chatHandler(options: ChatHandlerOptions): (request: Request) => 
       await run[Symbol.asyncDispose]();
       throw error;
     }
-    const sse = resume(first, reader)
-      .pipeThrough(new ServerSentEventStream())
-      .pipeThrough(new CoalescingStream());
-    return new Response(sse, { headers: SSE_HEADERS });
+    return new Response(resume(first, reader), { headers: SSE_HEADERS });
   }
 
   async function complete(request: Request, chat: ChatOptions, model: string, prompt: Prompt) {

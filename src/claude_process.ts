@@ -126,15 +126,13 @@ export class ClaudeProcess {
     this.lines = child.stdout
       .pipeThrough(new TextDecoderStream())
       .pipeThrough(
-        new TextLineStream({ maxLength: options.maxLineLength, onDrop: options.onLineDropped }),
-      )
-      .pipeThrough(
-        new TransformStream<string, string>({
-          transform: (line, controller) => {
+        new TextLineStream({
+          maxLength: options.maxLineLength,
+          onDrop: options.onLineDropped,
+          onLine: (line) => {
             for (const listener of this.#observers) listener(line);
-            controller.enqueue(line);
           },
-          cancel: (reason) => void (this.#answered ? this.#release(reason) : this.stop(reason)),
+          onCancel: (reason) => void (this.#answered ? this.#release(reason) : this.stop(reason)),
         }),
       );
   }

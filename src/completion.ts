@@ -133,6 +133,23 @@ export function chunk(
   };
 }
 
+/**
+ * A writer of plain content chunks as JSON text, for the per-token hot path:
+ * `contentChunkJson(identity)(text)` is exactly
+ * `JSON.stringify(chunk(identity, { content: text }))`, but only the text is
+ * serialized per call; the rest of the chunk is serialized once, here.
+ */
+export function contentChunkJson(identity: CompletionIdentity): (content: string) => string {
+  const key = '"content":';
+  const empty = JSON.stringify(chunk(identity, { content: "" }));
+  // The only unescaped `"content":` in the text is the delta's key: in string
+  // values (the identity's) every quote is escaped.
+  const at = empty.indexOf(key) + key.length;
+  const head = empty.slice(0, at);
+  const tail = empty.slice(at + '""'.length);
+  return (content) => head + JSON.stringify(content) + tail;
+}
+
 /** The final usage chunk sent with `stream_options.include_usage`: no choices. */
 export function usageChunk(identity: CompletionIdentity, usage: Usage): Record<string, unknown> {
   return { ...identity, object: "chat.completion.chunk", choices: [], usage };

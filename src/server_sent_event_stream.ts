@@ -43,7 +43,11 @@ export function formatServerSentEvent(message: ServerSentEventMessage): string {
     for (const line of comment.split(NEWLINE)) text += `:${line === "" ? "" : " " + line}\n`;
   }
   if (event !== undefined) text += `event: ${event}\n`;
-  if (data !== undefined) { for (const line of data.split(NEWLINE)) text += `data: ${line}\n`; }
+  if (data !== undefined) {
+    // Nearly every payload is one line of JSON: no split for those.
+    if (!NEWLINE.test(data)) text += `data: ${data}\n`;
+    else for (const line of data.split(NEWLINE)) text += `data: ${line}\n`;
+  }
   if (id !== undefined) text += `id: ${id}\n`;
   if (retry !== undefined) text += `retry: ${retry}\n`;
   return text + "\n";

@@ -54,6 +54,7 @@ export class StopSequenceScanner {
   /** Feeds the next piece of text and returns what may be sent now. */
   push(text: string): ScanResult {
     if (this.#stopped) return { text: "", stopped: true };
+    if (this.#stops.length === 0) return { text, stopped: false };
     const buffer = this.#pending + text;
     const at = firstStop(buffer, this.#stops);
     if (at >= 0) {

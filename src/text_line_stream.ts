@@ -1,8 +1,11 @@
 /**
  * `TextLineStream`: splits a stream of text into lines, like `@std/streams`'
  * class of the same name (`\n` and `\r\n` end a line; with `allowCR`, a lone
- * `\r` does too), with one addition: a maximum line length, past which a line
- * is dropped (and reported) instead of being buffered without end.
+ * `\r` does too), with two additions: a maximum line length, past which a line
+ * is dropped (and reported) instead of being buffered without end; and hooks
+ * that see each line and the reader's cancel, so a caller can watch the lines
+ * without a stream stage of its own (each stage costs every line a few
+ * promises).
  *
  * @module
  */
@@ -15,6 +18,10 @@ export interface TextLineStreamOptions {
   maxLength?: number;
   /** Called with a dropped line's length once its end (or the stream's end) is seen. */
   onDrop?: (length: number) => void;
+  /** Called with each line just before the reader gets it. */
+  onLine?: (line: string) => void;
+  /** Called when the stream is cancelled (by its reader, or by its writer's abort). */
+  onCancel?: (reason: unknown) => void;
 }
 
 /** Transforms a stream of strings into a stream of lines, without their line ends. */
@@ -25,16 +32,19 @@ export class TextLineStream extends TransformStream<string, string> {
   #allowCR: boolean;
   #maxLength: number;
   #onDrop: (length: number) => void;
+  #onLine: ((line: string) => void) | undefined;
 
   /** Makes a line splitter. */
   constructor(options: TextLineStreamOptions = {}) {
     super({
       transform: (chunk, controller) => this.#push(chunk, controller),
       flush: (controller) => this.#end(controller),
+      cancel: (reason) => options.onCancel?.(reason),
     });
     this.#allowCR = options.allowCR ?? false;
     this.#maxLength = options.maxLength ?? Infinity;
     this.#onDrop = options.onDrop ?? (() => {});
+    this.#onLine = options.onLine;
   }
 
   #push(chunk: string, controller: TransformStreamDefaultController<string>): void {
@@ -87,6 +97,7 @@ export class TextLineStream extends TransformStream<string, string> {
     if (this.#dropped >= 0) {
       this.#onDrop(this.#dropped);
     } else {
+      this.#onLine?.(this.#line);
       controller.enqueue(this.#line);
     }
     this.#line = "";

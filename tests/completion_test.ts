@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import {
+  chunk,
   completion,
+  contentChunkJson,
   finishReason,
   isFailedResult,
   newIdentity,
@@ -69,6 +71,30 @@ Deno.test("a chat.completion and a usage chunk have OpenAI's shape", () => {
     choices: [],
     usage,
   });
+});
+
+Deno.test("the content-chunk writer gives exactly the JSON of the whole chunk object", () => {
+  const identities = [
+    newIdentity("sonnet"),
+    // A model name that mimics the delta's key and needs escaping must not confuse the writer.
+    { id: "chatcmpl-x", created: 1, model: 'a"content":""b\\"\n\u2028é' },
+  ];
+  const texts = [
+    "x",
+    "",
+    'say "hi"\n',
+    "\\",
+    "tab\tand\r\n",
+    "é漢字🙂",
+    "\ud800 lone",
+    "\u2028\u0000",
+  ];
+  for (const identity of identities) {
+    const json = contentChunkJson(identity);
+    for (const text of texts) {
+      assert.equal(json(text), JSON.stringify(chunk(identity, { content: text })));
+    }
+  }
 });
 
 Deno.test("errors, error subtypes and interrupted runs are failures, never answers", () => {

@@ -15,6 +15,13 @@ Deno.test("splits multi-line data into one data: line per line, whatever the lin
   );
 });
 
+Deno.test("one-line and empty data are one data: line; a trailing line end adds an empty one", () => {
+  assert.equal(formatServerSentEvent({ data: '{"a":"b c"}' }), 'data: {"a":"b c"}\n\n');
+  assert.equal(formatServerSentEvent({ data: "" }), "data: \n\n");
+  assert.equal(formatServerSentEvent({ data: "a\n" }), "data: a\ndata: \n\n");
+  assert.equal(formatServerSentEvent({ data: "\r" }), "data: \ndata: \n\n");
+});
+
 Deno.test("an empty comment is a bare colon line (a keep-alive)", () => {
   assert.equal(formatServerSentEvent({ comment: "" }), ":\n\n");
 });

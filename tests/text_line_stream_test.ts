@@ -1,6 +1,7 @@
 /**
  * TextLineStream: line ends (LF, CRLF, lone CR), lines split across chunks,
- * and the maximum line length that drops a line instead of buffering it.
+ * the maximum line length that drops a line instead of buffering it, and the
+ * onLine/onCancel hooks.
  */
 import assert from "node:assert/strict";
 import { TextLineStream, type TextLineStreamOptions } from "../src/text_line_stream.ts";
@@ -81,4 +82,36 @@ Deno.test("a 64 MiB line fed in many chunks is dropped and the next line still c
   void writer.close();
   assert.deepEqual(await reader.read(), { done: false, value: "after" });
   assert.equal(dropped, 64 << 20);
+});
+
+Deno.test("onLine sees each emitted line before its reader, and never a dropped one", async () => {
+  const seen: string[] = [];
+  const stream = new TextLineStream({ maxLength: 3, onLine: (line) => seen.push(line) });
+  const reader = stream.readable.getReader();
+  const writer = stream.writable.getWriter();
+  void writer.write("a\nlong\nb");
+  void writer.close();
+  assert.deepEqual(await reader.read(), { done: false, value: "a" });
+  assert.deepEqual(seen, ["a"]);
+  assert.deepEqual(await reader.read(), { done: false, value: "b" });
+  assert.deepEqual(seen, ["a", "b"]);
+  assert.equal((await reader.read()).done, true);
+});
+
+Deno.test("onCancel hears a reader's cancel, with its reason, and the source is cancelled", async () => {
+  let heard: unknown;
+  let sourceCancelled: unknown;
+  const source = new ReadableStream<string>({
+    pull: (controller) => controller.enqueue("line\n"),
+    cancel: (reason) => void (sourceCancelled = reason),
+  });
+  const reader = source.pipeThrough(new TextLineStream({ onCancel: (reason) => heard = reason }))
+    .getReader();
+  assert.deepEqual(await reader.read(), { done: false, value: "line" });
+  await reader.cancel("client gone");
+  assert.equal(heard, "client gone");
+  for (let i = 0; i < 10 && sourceCancelled === undefined; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  assert.equal(sourceCancelled, "client gone");
 });
