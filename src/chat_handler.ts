@@ -14,13 +14,11 @@ import type { Agent } from "./agents.ts";
 import { ChatChunkStream, collectCompletion } from "./chat_chunk_stream.ts";
 import { type ChatOptions, chatOptions, chatRequestSchema, parseBody } from "./chat_request.ts";
 import type { OutputMode } from "./claude_args.ts";
-import { resultError } from "./cli_failure.ts";
 import { CoalescingStream } from "./coalescing_stream.ts";
 import {
   completion,
   type CompletionIdentity,
   finishReason,
-  isFailedResult,
   newIdentity,
   resultAnswer,
   toUsage,
@@ -165,7 +163,6 @@ export function chatHandler(options: ChatHandlerOptions): (request: Request) => 
     contextOf(request).track(run);
     const { result } = await collectResult(run);
     contextOf(request).usage = result.usage;
-    if (isFailedResult(result)) throw resultError(result);
     return Response.json(
       completion(
         identity,

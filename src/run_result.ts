@@ -6,6 +6,7 @@
  */
 import type { CliExit } from "./claude_process.ts";
 import { exitError, resultError, stopError } from "./cli_failure.ts";
+import { isFailedResult } from "./completion.ts";
 import type { Run } from "./runner.ts";
 import { type CliResult, parseLine } from "./stream_json.ts";
 
@@ -20,7 +21,8 @@ export interface RunOutcome {
 }
 
 /**
- * Reads a run to its end and returns its successful result. Stdout that is
+ * Reads a run to its end and returns its successful result (a result that
+ * is an error, an `error_*` subtype or an interruption is a failure). Stdout that is
  * not a result line (from a CLI that printed plain text and exited 0)
  * becomes the result text.
  *
@@ -37,7 +39,7 @@ export async function collectResult(run: Run): Promise<RunOutcome> {
   const exit = await run.process.exited;
   const stopped = stopError(exit);
   if (stopped) throw stopped;
-  if (result?.is_error) throw resultError(result);
+  if (result && isFailedResult(result)) throw resultError(result);
   if (result) return { result, exit };
   if (exit.code !== 0 || raw.trim() === "") throw exitError(exit, raw);
   return { result: { type: "result", result: raw.slice(0, MAX_RAW) }, exit };

@@ -74,6 +74,20 @@ Deno.test("POST /execute runs a named agent and maps a failed run to an error st
   assert.equal((await failed.json()).error, "upstream overloaded");
 });
 
+Deno.test("POST /execute never returns an interrupted run's text as its result", async () => {
+  await using server = await startServer();
+  const interrupted = {
+    result: { subtype: "error_during_execution", result: "[Request interrupted by user]" },
+  };
+  const response = await server.post("/execute", {
+    prompt: `x [[fake:${JSON.stringify(interrupted)}]]`,
+  });
+  assert.equal(response.status, 503);
+  const body = await response.json();
+  assert.equal(body.error, "execution failed");
+  assert.ok(!("result" in body));
+});
+
 Deno.test("each run gets a fresh workspace from its agent's template, removed afterwards", async () => {
   const record = await Deno.makeTempDir();
   Deno.env.set("FAKE_CLAUDE_RECORD", record);
