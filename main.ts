@@ -4,11 +4,11 @@
  *
  * @module
  */
-import { loadAgents } from "./src/agents.ts";
+import { loadAgents } from "./src/claude/agents.ts";
 import { createApp } from "./src/app.ts";
 import { loadConfig, readEnv } from "./src/config.ts";
-import { Logger } from "./src/log.ts";
-import { shutdownOnSignals } from "./src/shutdown.ts";
+import { Logger } from "./src/ops/log.ts";
+import { shutdownOnSignals } from "./src/ops/shutdown.ts";
 
 try {
   const config = loadConfig(readEnv());

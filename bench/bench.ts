@@ -21,9 +21,9 @@
  *
  * @module
  */
-import { loadAgent } from "../src/agents.ts";
-import { buildArgs, runEnv, type RunSpec, userMessageLine } from "../src/claude_args.ts";
-import { flattenMessages } from "../src/prompt.ts";
+import { loadAgent } from "../src/claude/agents.ts";
+import { buildArgs, runEnv, type RunSpec, userMessageLine } from "../src/claude/args.ts";
+import { flattenMessages } from "../src/engine/prompt.ts";
 import { startFakeAnthropic } from "../tests/support/fake_anthropic.ts";
 import { FAKE_CLAUDE } from "../tests/support/harness.ts";
 import { fakeApiEnv, realClaude } from "../tests/support/real_cli.ts";

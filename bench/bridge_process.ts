@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { PoolStatus } from "../src/warm_pool.ts";
+import type { PoolStatus } from "../src/engine/warm_pool.ts";
 
 const SERVE = new URL("./serve.ts", import.meta.url).pathname;
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;

@@ -7,10 +7,10 @@
  *
  * @module
  */
-import { loadAgents } from "../src/agents.ts";
+import { loadAgents } from "../src/claude/agents.ts";
 import { createApp } from "../src/app.ts";
 import { loadConfig, readEnv } from "../src/config.ts";
-import { Logger } from "../src/log.ts";
+import { Logger } from "../src/ops/log.ts";
 
 const config = loadConfig(readEnv());
 Deno.env.delete("API_KEYS");

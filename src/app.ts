@@ -5,22 +5,22 @@
  *
  * @module
  */
-import type { Agent } from "./agents.ts";
-import { BearerAuth } from "./auth.ts";
-import { chatHandler } from "./chat_handler.ts";
+import type { Agent } from "./claude/agents.ts";
+import { BearerAuth } from "./http/auth.ts";
+import { chatHandler } from "./openai/chat_handler.ts";
 import type { Config } from "./config.ts";
-import { executeHandler } from "./execute_handler.ts";
-import { modelHandlers } from "./models.ts";
-import { HttpError } from "./http_error.ts";
-import { Logger } from "./log.ts";
-import { PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
-import { Observability } from "./observability.ts";
-import { CliProbe, Readiness } from "./readiness.ts";
-import { contextOf } from "./request_context.ts";
-import { type Handler, route, router } from "./router.ts";
-import { Limiter } from "./limiter.ts";
-import { launch, Runner, type RunnerOptions } from "./runner.ts";
-import { WarmPool } from "./warm_pool.ts";
+import { executeHandler } from "./native/execute_handler.ts";
+import { modelHandlers } from "./openai/models.ts";
+import { HttpError } from "./http/http_error.ts";
+import { Logger } from "./ops/log.ts";
+import { PROMETHEUS_CONTENT_TYPE } from "./ops/metrics.ts";
+import { Observability } from "./ops/observability.ts";
+import { CliProbe, Readiness } from "./ops/readiness.ts";
+import { contextOf } from "./ops/request_context.ts";
+import { type Handler, route, router } from "./http/router.ts";
+import { Limiter } from "./engine/limiter.ts";
+import { launch, Runner, type RunnerOptions } from "./engine/runner.ts";
+import { WarmPool } from "./engine/warm_pool.ts";
 
 /** What the app is built from. */
 export interface AppOptions {

@@ -8,7 +8,7 @@
  * @module
  */
 import { z } from "zod";
-import { LOG_LEVELS, type LogLevel } from "./log.ts";
+import { LOG_LEVELS, type LogLevel } from "./ops/log.ts";
 
 const csv = (fallback: string) =>
   z.string().default(fallback).transform((value) =>

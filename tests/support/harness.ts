@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { loadAgents } from "../../src/agents.ts";
+import { loadAgents } from "../../src/claude/agents.ts";
 import { type App, createApp } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
-import type { Logger } from "../../src/log.ts";
+import type { Logger } from "../../src/ops/log.ts";
 
 /** The stand-in CLI script. */
 export const FAKE_CLAUDE = new URL("./fake_claude.ts", import.meta.url).pathname;

@@ -1,0 +1,391 @@
+/**
+ * A warm pool of Claude Code CLI processes for one agent, so a request skips
+ * the CLI's ~1 s start-up.
+ *
+ * Each pooled process is started with the agent's fixed argv (stream-json in
+ * and out, the system prompt from `agent.json`) in its own workspace, and
+ * waits on stdin: the real CLI prints nothing until a message arrives. The
+ * pool sends it a stream-json `initialize` control request and counts it
+ * ready once the answer comes. A run that {@linkcode WarmPool.take}s it
+ * writes the whole request as one user message and closes stdin, exactly as
+ * it would for a cold start; from then on the run owns the process, its
+ * workspace and its concurrency slot.
+ *
+ * The pool refills in the background after a take, replaces processes that
+ * die, recycles idle ones after a maximum age, backs off (doubling, capped)
+ * when processes keep failing, holds one `MAX_CONCURRENT` slot per process
+ * (and gives idle ones up when requests need the slots), and stops
+ * everything on dispose.
+ *
+ * @module
+ */
+import { z } from "zod";
+import type { Agent } from "../claude/agents.ts";
+import { buildArgs, runEnv, type RunSpec } from "../claude/args.ts";
+import type { ClaudeProcess, CliExit } from "../claude/process.ts";
+import type { Limiter, Permit } from "./limiter.ts";
+import type { Workspace } from "../claude/workspace.ts";
+
+/** A started CLI child in its own workspace, with nothing written yet. */
+export interface Launched {
+  process: ClaudeProcess;
+  workspace: Workspace;
+}
+
+/** Starts a CLI child for `spec` in a fresh workspace (the runner's cold-start path). */
+export type Launch = (spec: RunSpec) => Promise<Launched>;
+
+/** A pooled process handed over to a run, which now owns all of it. */
+export interface WarmProcess extends Launched {
+  /** The concurrency slot the process holds; release it once the process has exited. */
+  permit: Permit;
+}
+
+/** Options for {@linkcode WarmPool}. */
+export interface WarmPoolOptions {
+  /** The agent whose processes are pooled (the streaming agent). */
+  agent: Agent;
+  /** Processes to keep per model alias, e.g. `{ sonnet: 2, haiku: 1 }`. */
+  sizes: Readonly<Record<string, number>>;
+  /** An idle process older than this (ms) is stopped and replaced. */
+  maxAgeMs: number;
+  /** Starts one process. */
+  launch: Launch;
+  /** The `MAX_CONCURRENT` gate the processes count against; without one, nothing limits them. */
+  limiter?: Pick<Limiter, "tryAcquire">;
+  /** Delay (ms) before replacing a process that failed; doubles per failure in a row (default 1000). */
+  backoffMs?: number;
+  /** Longest backoff delay (ms, default 60 000). */
+  maxBackoffMs?: number;
+  /** Delay (ms) before trying again when the limiter had no free slot (default 1000). */
+  retryMs?: number;
+  /** Delay (ms) between a take and the refill, so the new start does not slow the taken process's first token (default 250). */
+  refillDelayMs?: number;
+  /** Told about processes that failed to start or died while waiting. */
+  onFailure?: (model: string, reason: string) => void;
+}
+
+/** The pool's state for one model. */
+export interface PoolModelStatus {
+  /** Processes the pool keeps for it. */
+  target: number;
+  /** Waiting processes that answered `initialize`. */
+  ready: number;
+  /** Processes being started, or started and not yet ready. */
+  starting: number;
+}
+
+/** A snapshot of the pool, for readiness checks and metrics. */
+export interface PoolStatus {
+  /** The pooled agent. */
+  agent: string;
+  models: Record<string, PoolModelStatus>;
+  /** Processes started so far. */
+  spawned: number;
+  /** Processes handed to runs so far. */
+  taken: number;
+  /** Processes that failed to start or died while waiting, so far. */
+  failed: number;
+  /** Idle processes stopped for age or to free a slot, so far. */
+  retired: number;
+  /** Failures in a row since the last take or full-lived process (drives the backoff). */
+  failuresInRow: number;
+  /** Delay before the next start after those failures (ms; 0 without failures). */
+  backoffMs: number;
+  /** The last failure's description, if any. */
+  lastFailure?: string;
+}
+
+/** The permit used without a limiter: nothing to give back. */
+const UNLIMITED: Permit = { release() {}, [Symbol.dispose]() {} };
+
+const INITIALIZE_ID = "warm-pool-initialize";
+
+/** The stream-json control request that the CLI answers once it is up. */
+const INITIALIZE = JSON.stringify({
+  type: "control_request",
+  request_id: INITIALIZE_ID,
+  request: { subtype: "initialize" },
+}) + "\n";
+
+/** The CLI's answer to {@linkcode INITIALIZE} (the rest of it is not needed). */
+const initializedSchema = z.object({
+  type: z.literal("control_response"),
+  response: z.object({ subtype: z.literal("success"), request_id: z.literal(INITIALIZE_ID) }),
+});
+
+/**
+ * What a process is started with, as a string: a run may use a pooled process
+ * only when it would have started the very same one (agent, argv, environment).
+ */
+function launchKey(spec: RunSpec): string {
+  const streaming: RunSpec = { ...spec, output: "stream-json" };
+  const { name, template } = spec.agent;
+  return JSON.stringify([name, template ?? null, buildArgs(streaming), runEnv(streaming)]);
+}
+
+/** True for the CLI's answer to {@linkcode INITIALIZE}. */
+function isInitialized(line: string): boolean {
+  try {
+    return initializedSchema.safeParse(JSON.parse(line)).success;
+  } catch {
+    return false;
+  }
+}
+
+/** One pooled process. */
+class Entry {
+  state: "starting" | "ready" = "starting";
+  reader: ReadableStreamDefaultReader<string> | undefined;
+  timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    readonly model: string,
+    readonly launched: Launched,
+    readonly permit: Permit,
+  ) {}
+}
+
+/** Keeps CLI processes started ahead of requests. */
+export class WarmPool implements AsyncDisposable {
+  #options: Required<Omit<WarmPoolOptions, "limiter" | "onFailure">> & WarmPoolOptions;
+  /** Waiting processes, oldest first. */
+  #idle = new Set<Entry>();
+  /** Processes whose clean-up the pool still owes (idle ones and retired ones). */
+  #owned = new Set<Entry>();
+  /** The spec each pooled model is started with, and its {@linkcode launchKey}. */
+  #specs = new Map<string, { spec: RunSpec; key: string }>();
+  #launching = new Map<string, number>();
+  #pending = new Set<Promise<unknown>>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #backoffUntil = 0;
+  #disposed = false;
+  #stats = { spawned: 0, taken: 0, failed: 0, retired: 0, failuresInRow: 0 };
+  #lastFailure: string | undefined;
+
+  /** Starts filling the pool right away. */
+  constructor(options: WarmPoolOptions) {
+    this.#options = {
+      backoffMs: 1000,
+      maxBackoffMs: 60_000,
+      retryMs: 1000,
+      refillDelayMs: 250,
+      ...options,
+    };
+    for (const model of Object.keys(options.sizes)) {
+      const spec: RunSpec = { agent: options.agent, model, output: "stream-json" };
+      this.#specs.set(model, { spec, key: launchKey(spec) });
+    }
+    this.#fill();
+  }
+
+  /** The pooled agent's name. */
+  get agent(): string {
+    return this.#options.agent.name;
+  }
+
+  /**
+   * Hands over a waiting process for `spec`, preferring a ready one over one
+   * still starting, or returns `undefined` when the pool has none: another
+   * agent or model, a spec that changes the argv or environment (say a
+   * `--json-schema`; the output format does not count, a pooled process
+   * always speaks stream-json), or all taken. The caller writes one
+   * stream-json user message and owns the process from then on.
+   */
+  take(spec: RunSpec): WarmProcess | undefined {
+    const pooled = this.#specs.get(spec.model);
+    if (this.#disposed || !pooled || launchKey(spec) !== pooled.key) return undefined;
+    let pick: Entry | undefined;
+    for (const entry of this.#idle) {
+      if (entry.model !== spec.model) continue;
+      if (!pick || (pick.state === "starting" && entry.state === "ready")) pick = entry;
+    }
+    if (!pick) return undefined;
+    this.#idle.delete(pick);
+    this.#owned.delete(pick);
+    clearTimeout(pick.timer);
+    const reader = pick.reader;
+    pick.reader = undefined;
+    reader?.releaseLock();
+    this.#stats.taken++;
+    this.#stats.failuresInRow = 0;
+    this.#schedule(this.#options.refillDelayMs);
+    return { ...pick.launched, permit: pick.permit };
+  }
+
+  /**
+   * Stops one idle process to free its concurrency slot for a request that
+   * would otherwise wait (the slot comes free once the process has exited).
+   * Picks the model with the most idle processes, its oldest one. Returns
+   * false when nothing is idle.
+   */
+  shed(): boolean {
+    const counts = new Map<string, number>();
+    for (const entry of this.#idle) counts.set(entry.model, (counts.get(entry.model) ?? 0) + 1);
+    let pick: Entry | undefined;
+    for (const entry of this.#idle) {
+      if (!pick || counts.get(entry.model)! > counts.get(pick.model)!) pick = entry;
+    }
+    if (!pick) return false;
+    this.#retire(pick);
+    return true;
+  }
+
+  /** Sizes and counters, for `/readyz` and metrics. */
+  status(): PoolStatus {
+    const models: Record<string, PoolModelStatus> = {};
+    for (const [model, target] of Object.entries(this.#options.sizes)) {
+      models[model] = { target, ready: 0, starting: this.#launching.get(model) ?? 0 };
+    }
+    for (const entry of this.#idle) {
+      const counts = models[entry.model];
+      if (counts) counts[entry.state]++;
+    }
+    return {
+      agent: this.agent,
+      models,
+      ...this.#stats,
+      backoffMs: this.#backoffDelay(),
+      ...(this.#lastFailure === undefined ? {} : { lastFailure: this.#lastFailure }),
+    };
+  }
+
+  /** Stops every waiting process, removes their workspaces and stops refilling. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.#disposed = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const entry of [...this.#idle]) this.#retire(entry);
+    while (this.#pending.size > 0 || this.#owned.size > 0) {
+      const exits = [...this.#owned].map((entry) => entry.launched.process.exited);
+      await Promise.allSettled([...this.#pending, ...exits]);
+    }
+  }
+
+  /** Runs `promise` to its end before dispose may finish. */
+  #track(promise: Promise<unknown>): void {
+    this.#pending.add(promise);
+    void promise.finally(() => this.#pending.delete(promise));
+  }
+
+  #count(model: string): number {
+    let count = this.#launching.get(model) ?? 0;
+    for (const entry of this.#idle) if (entry.model === model) count++;
+    return count;
+  }
+
+  /** Calls {@linkcode WarmPool.#fill} after `ms`, unless a fill is already scheduled. */
+  #schedule(ms: number): void {
+    if (this.#disposed || this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#fill();
+    }, ms);
+  }
+
+  /** Starts processes until every model has its target, as slots and backoff allow. */
+  #fill(): void {
+    if (this.#disposed || this.#timer !== undefined) return;
+    const wait = this.#backoffUntil - performance.now();
+    if (wait > 0) return this.#schedule(wait);
+    for (const [model, target] of Object.entries(this.#options.sizes)) {
+      while (this.#count(model) < target) {
+        const permit = this.#options.limiter ? this.#options.limiter.tryAcquire() : UNLIMITED;
+        if (!permit) return this.#schedule(this.#options.retryMs);
+        this.#track(this.#start(model, permit));
+      }
+    }
+  }
+
+  async #start(model: string, permit: Permit): Promise<void> {
+    this.#launching.set(model, (this.#launching.get(model) ?? 0) + 1);
+    this.#stats.spawned++;
+    let launched: Launched;
+    try {
+      launched = await this.#options.launch(this.#specs.get(model)!.spec);
+    } catch (error) {
+      permit.release();
+      this.#failure(model, error instanceof Error ? error.message : String(error));
+      return;
+    } finally {
+      this.#launching.set(model, this.#launching.get(model)! - 1);
+    }
+    const entry = new Entry(model, launched, permit);
+    this.#owned.add(entry);
+    void launched.process.exited.then((exit) => this.#exited(entry, exit));
+    if (this.#disposed) {
+      void launched.process.stop(new DOMException("warm pool disposed", "AbortError"));
+      return;
+    }
+    this.#idle.add(entry);
+    const age = this.#options.maxAgeMs * (1 - Math.random() * 0.1);
+    entry.timer = setTimeout(() => {
+      this.#stats.failuresInRow = 0; // It lived its whole life.
+      this.#retire(entry);
+    }, age);
+    void this.#watch(entry);
+  }
+
+  /** Sends `initialize` and marks the entry ready when the CLI answers. */
+  async #watch(entry: Entry): Promise<void> {
+    const { process } = entry.launched;
+    const reader = process.lines.getReader();
+    entry.reader = reader;
+    await process.write(INITIALIZE);
+    let first: ReadableStreamReadResult<string>;
+    try {
+      first = await reader.read();
+    } catch {
+      return; // Taken: the lock was released.
+    }
+    if (entry.reader !== reader) return;
+    entry.reader = undefined;
+    reader.releaseLock();
+    if (first.done) return; // It exited; #exited deals with it.
+    if (isInitialized(first.value)) {
+      entry.state = "ready";
+    } else {
+      // Part of its output is consumed, so no run may have it.
+      this.#failure(entry.model, `unexpected first output line: ${first.value.slice(0, 200)}`);
+      this.#retire(entry, false);
+    }
+  }
+
+  /** Stops an idle entry on purpose; its exit then releases the slot and workspace. */
+  #retire(entry: Entry, counted = true): void {
+    if (!this.#idle.delete(entry)) return;
+    clearTimeout(entry.timer);
+    if (counted) this.#stats.retired++;
+    void entry.launched.process.stop(new DOMException("warm process retired", "AbortError"));
+  }
+
+  /** After an owned process exits: a failure if it was still waiting; then clean up and refill. */
+  #exited(entry: Entry, exit: CliExit): void {
+    if (!this.#owned.delete(entry)) return; // Taken: its run cleans up.
+    if (this.#idle.delete(entry)) {
+      clearTimeout(entry.timer);
+      const stderr = exit.stderr ? `: ${exit.stderr}` : "";
+      this.#failure(entry.model, `exited while waiting (code ${exit.code})${stderr}`);
+    }
+    entry.permit.release();
+    this.#track(entry.launched.workspace.remove());
+    this.#schedule(0);
+  }
+
+  #backoffDelay(): number {
+    const { failuresInRow } = this.#stats;
+    if (failuresInRow === 0) return 0;
+    const { backoffMs, maxBackoffMs } = this.#options;
+    return Math.min(maxBackoffMs, backoffMs * 2 ** (failuresInRow - 1));
+  }
+
+  #failure(model: string, reason: string): void {
+    this.#stats.failed++;
+    this.#stats.failuresInRow++;
+    this.#lastFailure = `${model}: ${reason}`;
+    const delay = this.#backoffDelay();
+    this.#backoffUntil = performance.now() + delay;
+    this.#options.onFailure?.(model, reason);
+    this.#schedule(delay);
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * Per-request observation: gives every request a {@linkcode RequestContext}
+ * and an `X-Request-Id`, and when it is over (for a stream: when the body has
+ * ended and its CLI run has exited) writes one JSON log line and records the
+ * request metrics.
+ *
+ * The metric set lives here too ({@linkcode BridgeMetrics}); other parts add
+ * scrape-time gauges through {@linkcode BridgeMetrics.gauge}.
+ *
+ * @module
+ */
+import { childProcessCounts } from "../claude/process.ts";
+import type { Logger, LogLevel } from "./log.ts";
+import { type Collect, Counter, Gauge, Histogram, type Labels, Registry } from "./metrics.ts";
+import {
+  attachContext,
+  REQUEST_ID_HEADER,
+  RequestContext,
+  requestIdOf,
+} from "./request_context.ts";
+
+/** Paths polled by probes and scrapers: logged at `debug` only. */
+const QUIET_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
+
+/** Most characters of a prompt logged at `debug`. */
+const MAX_LOGGED_PROMPT = 10_000;
+
+/** Seconds; from a warm first token to a slow cold start. */
+const TTFT_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30];
+/** Seconds; from a probe to a ten-minute run. */
+const DURATION_BUCKETS = [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+
+/** The bridge's metrics. */
+export class BridgeMetrics {
+  /** Everything rendered at `/metrics`. */
+  readonly registry = new Registry();
+  /** Requests by route, status and model. */
+  readonly requests: Counter;
+  /** Request duration (streams: until the body ended). */
+  readonly duration: Histogram;
+  /** Time to the first content chunk of streams. */
+  readonly ttft: Histogram;
+
+  constructor() {
+    const r = this.registry;
+    this.requests = r.register(
+      new Counter(
+        "bridge_http_requests_total",
+        "HTTP requests answered, by route, status and model.",
+        [
+          "route",
+          "status",
+          "model",
+        ],
+      ),
+    );
+    this.duration = r.register(
+      new Histogram(
+        "bridge_http_request_duration_seconds",
+        "Time from request to the end of the response (streams: to the last byte).",
+        DURATION_BUCKETS,
+        ["route", "stream"],
+      ),
+    );
+    this.ttft = r.register(
+      new Histogram(
+        "bridge_ttft_seconds",
+        "Time from request to the first content chunk of a streamed answer.",
+        TTFT_BUCKETS,
+        ["model"],
+      ),
+    );
+    this.gauge(
+      "bridge_cli_processes_running",
+      "Claude Code CLI child processes alive now (including warm ones).",
+      () => childProcessCounts.spawned - childProcessCounts.exited,
+    );
+    r.register(
+      new Counter(
+        "bridge_cli_processes_spawned_total",
+        "Claude Code CLI child processes started.",
+        [],
+        () => childProcessCounts.spawned,
+      ),
+    );
+    r.register(
+      new Counter(
+        "bridge_cli_processes_killed_total",
+        "Signals sent to stop CLI child processes, by signal.",
+        ["signal"],
+        () => [
+          [{ signal: "SIGTERM" }, childProcessCounts.sigterm],
+          [{ signal: "SIGKILL" }, childProcessCounts.sigkill],
+        ],
+      ),
+    );
+    this.gauge(
+      "bridge_process_resident_memory_bytes",
+      "Resident memory of the bridge process itself (CLI children not included).",
+      () => Deno.memoryUsage().rss,
+    );
+  }
+
+  /** Exposes the concurrency limiter: slots held and requests waiting. */
+  watchLimiter(limiter: { readonly active: number; readonly queued: number }): void {
+    this.gauge(
+      "bridge_runs_active",
+      "CLI slots held now (running requests and warm processes; at most MAX_CONCURRENT).",
+      () => limiter.active,
+    );
+    this.gauge(
+      "bridge_runs_queued",
+      "Requests waiting for a free CLI slot (at most MAX_QUEUE).",
+      () => limiter.queued,
+    );
+  }
+
+  /** Exposes the warm pool: processes per model that are ready, starting, and its target. */
+  watchPool(
+    status: () => { models: Record<string, Record<"target" | "ready" | "starting", number>> },
+  ): void {
+    this.gauge(
+      "bridge_pool_processes",
+      "Warm CLI processes per model, by state (ready, starting) and the pool's target.",
+      () =>
+        Object.entries(status().models).flatMap(([model, counts]) =>
+          (["ready", "starting", "target"] as const).map((state): [Labels, number] => [
+            { model, state },
+            counts[state],
+          ])
+        ),
+      ["model", "state"],
+    );
+  }
+
+  /**
+   * Registers a gauge read at every scrape, e.g. the limiter's active and
+   * queued runs or the warm pool's ready processes per model.
+   */
+  gauge(
+    name: string,
+    help: string,
+    collect: Collect,
+    labelNames: readonly string[] = [],
+  ): Gauge {
+    return this.registry.register(new Gauge(name, help, labelNames, collect));
+  }
+}
+
+/** The route label: the path of a matched route, `other` for anything unmatched. */
+function routeLabel(path: string, status: number): string {
+  return status === 404 ? "other" : path.slice(0, 64);
+}
+
+/** Rounds milliseconds to 0.1 ms for the log. */
+function ms(value: number | undefined): number | undefined {
+  return value === undefined ? undefined : Math.round(value * 10) / 10;
+}
+
+/** Response with `name: value` added, copying it if its headers are immutable. */
+function withHeader(response: Response, name: string, value: string): Response {
+  try {
+    response.headers.set(name, value);
+    return response;
+  } catch {
+    const copy = new Response(response.body, response);
+    copy.headers.set(name, value);
+    return copy;
+  }
+}
+
+/** Wraps the app's fetch handler with request ids, logging and metrics. */
+export class Observability {
+  readonly logger: Logger;
+  readonly metrics: BridgeMetrics;
+
+  constructor(logger: Logger, metrics: BridgeMetrics = new BridgeMetrics()) {
+    this.logger = logger;
+    this.metrics = metrics;
+  }
+
+  /**
+   * Returns `handler` wrapped: each request gets a context (see
+   * {@linkcode contextOf}) and its id echoed in `X-Request-Id`. `handler`
+   * must turn its own errors into responses.
+   */
+  wrap(handler: (request: Request) => Promise<Response>): (request: Request) => Promise<Response> {
+    return async (request) => {
+      const context = new RequestContext(requestIdOf(request));
+      attachContext(request, context);
+      const path = new URL(request.url).pathname.slice(0, 256);
+      const response = withHeader(await handler(request), REQUEST_ID_HEADER, context.id);
+      const finish = (clientClosed = request.signal.aborted) =>
+        void this.#finish(context, request.method, path, response.status, clientClosed);
+      if (!context.stream || !response.body) {
+        finish();
+        return response;
+      }
+      const observed = response.body.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          flush: () => finish(),
+          cancel: () => finish(true),
+        }),
+      );
+      return new Response(observed, response);
+    };
+  }
+
+  async #finish(
+    context: RequestContext,
+    method: string,
+    path: string,
+    status: number,
+    clientClosed: boolean,
+  ): Promise<void> {
+    await context.settled();
+    const durationMs = context.elapsedMs();
+    const model = context.model ?? "";
+    const route = routeLabel(path, status);
+    const { metrics } = this;
+    metrics.requests.inc({ route, status: String(status), model });
+    metrics.duration.observe(durationMs / 1000, { route, stream: String(context.stream === true) });
+    if (context.stream && context.ttftMs !== undefined) {
+      metrics.ttft.observe(context.ttftMs / 1000, { model });
+    }
+    const level: LogLevel = QUIET_PATHS.has(path) ? "debug" : status >= 500 ? "warn" : "info";
+    this.logger.log(level, "request", {
+      request_id: context.id,
+      method,
+      path,
+      status,
+      duration_ms: ms(durationMs),
+      model: context.model,
+      agent: context.agent,
+      stream: context.stream,
+      queue_wait_ms: ms(context.queueWaitMs),
+      warm: context.warm,
+      ttft_ms: ms(context.ttftMs),
+      exit_code: context.exitCode,
+      client_closed: clientClosed || undefined,
+      usage: context.usage,
+      prompt: this.logger.debugEnabled ? context.prompt?.slice(0, MAX_LOGGED_PROMPT) : undefined,
+    });
+  }
+}

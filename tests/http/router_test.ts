@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { HttpError } from "../../src/http/http_error.ts";
+import { route, router } from "../../src/http/router.ts";
+
+const handle = router([
+  route("GET", "/items/:id", (_request, params) => Response.json({ id: params.id })),
+  route("POST", "/items/:id", () => new Response("created", { status: 201 })),
+]);
+
+async function errorOf(request: Request): Promise<HttpError> {
+  try {
+    await handle(request);
+  } catch (error) {
+    if (error instanceof HttpError) return error;
+    throw error;
+  }
+  throw new Error("expected an HttpError");
+}
+
+Deno.test("dispatches by path and method with path parameters", async () => {
+  assert.deepEqual(await (await handle(new Request("http://x/items/42"))).json(), { id: "42" });
+  assert.equal((await handle(new Request("http://x/items/42", { method: "POST" }))).status, 201);
+});
+
+Deno.test("HEAD is served by the GET route", async () => {
+  assert.equal((await handle(new Request("http://x/items/1", { method: "HEAD" }))).status, 200);
+});
+
+Deno.test("an unknown path is 404 naming the path", async () => {
+  const error = await errorOf(new Request("http://x/nothing"));
+  assert.equal(error.status, 404);
+  assert.match(error.message, /\/nothing/);
+});
+
+Deno.test("a known path with the wrong method is 405 with Allow", async () => {
+  const error = await errorOf(new Request("http://x/items/1", { method: "DELETE" }));
+  assert.equal(error.status, 405);
+  assert.equal(new Headers(error.headers).get("allow"), "GET, POST");
+  const body = await error.toResponse().json();
+  assert.equal(body.error, "method not allowed");
+});
