@@ -18,8 +18,10 @@ import { Observability } from "./ops/observability.ts";
 import { CliProbe, Readiness } from "./ops/readiness.ts";
 import { contextOf } from "./ops/request_context.ts";
 import { type Handler, route, router } from "./http/router.ts";
+import { checkToolUse } from "./claude/confinement.ts";
+import { ProcessGroupReaper } from "./claude/reaper.ts";
+import { Engine } from "./engine/engine.ts";
 import { Limiter } from "./engine/limiter.ts";
-import { launch, Runner, type RunnerOptions } from "./engine/runner.ts";
 import { WarmPool } from "./engine/warm_pool.ts";
 
 /** What the app is built from. */
@@ -45,12 +47,14 @@ function requireAgent(agents: ReadonlyMap<string, Agent>, name: string, variable
   return agent;
 }
 
-/** The server's fetch handler. Disposing it stops the warm pool's processes. */
+/** The server's fetch handler. Disposing it stops every CLI process (warm, live and running). */
 export type App = ((request: Request) => Promise<Response>) & AsyncDisposable & {
   /** The warm pool, unless `WARM_POOL=off`. */
   readonly pool?: WarmPool;
   /** The `MAX_CONCURRENT` gate every CLI process holds a slot of. */
   readonly limiter: Limiter;
+  /** The conversation engine. */
+  readonly engine: Engine;
   /**
    * Shuts the CLI side down: new runs get 503, running ones may finish for up
    * to `graceMs`, then every CLI process (warm ones too) is stopped; resolves
@@ -72,35 +76,54 @@ export function createApp(
     }),
   );
   const limiter = new Limiter({ maxActive: config.maxConcurrent, maxQueue: config.maxQueue });
-  const launchOptions: RunnerOptions = {
+  const warn = (message: string, fields: Record<string, unknown>) => logger.warn(message, fields);
+  // Signals whole process groups, and kills them if the bridge itself dies.
+  const reaper = ProcessGroupReaper.start();
+  if (!reaper.available) {
+    logger.warn("process groups cannot be signalled; only each CLI itself is", {
+      reason: reaper.unavailableReason,
+    });
+  }
+  const engine = new Engine({
     claudeBin: config.claudeBin,
     workspaceRoot: config.workspaceRoot,
     childEnv,
     killGraceMs: config.killGraceMs,
     maxLineLength: config.maxLineChars,
-    warn: (message, fields) => logger.warn(message, fields),
-  };
+    firstEventTimeoutMs: config.firstEventTimeoutMs,
+    limiter,
+    live: {
+      maxIdle: config.liveSessions,
+      idleMs: config.liveSessionIdleMs,
+      toolResultMs: config.toolResultTimeoutMs,
+    },
+    groups: reaper,
+    guard: (workspace) => (toolName, input) =>
+      Promise.resolve(
+        checkToolUse(toolName, input, { root: workspace.workDir, realRoot: workspace.realWorkDir }),
+      ),
+    warn,
+  });
   const streamAgent = requireAgent(agents, config.streamAgent, "STREAM_AGENT");
   const pool = Object.keys(config.warmPool).length === 0 ? undefined : new WarmPool({
     agent: streamAgent,
     sizes: config.warmPool,
     maxAgeMs: config.warmPoolMaxAgeMs,
-    launch: (spec) => launch(launchOptions, spec),
+    launch: (spec, permit) => engine.launch(spec, permit),
     limiter,
     onFailure: (model, reason) => logger.warn("warm process failed", { model, reason }),
   });
-  if (pool) readiness.add("pool", () => ({ ...pool.status() }));
+  if (pool) {
+    engine.usePool(pool);
+    readiness.add("pool", () => ({ ...pool.status() }));
+    observability.metrics.watchPool(() => pool.status());
+  }
+  readiness.add("sessions", () => ({ ...engine.status() }));
   observability.metrics.watchLimiter(limiter);
-  if (pool) observability.metrics.watchPool(() => pool.status());
-  const runner = new Runner({
-    ...launchOptions,
-    pool,
-    limiter,
-    firstEventTimeoutMs: config.firstEventTimeoutMs,
-  });
+  observability.metrics.watchEngine(() => ({ ...engine.status(), paths: engine.paths }));
   const models = { models: config.models, defaultModel: config.defaultModel };
   const common = {
-    runner,
+    engine,
     models,
     maxBodyBytes: config.maxBodyBytes,
     requestTimeoutMs: config.requestTimeoutMs,
@@ -154,10 +177,12 @@ export function createApp(
   });
   return Object.assign(app, {
     pool,
+    engine,
     limiter,
-    close: (graceMs: number) => runner.close(graceMs),
+    close: (graceMs: number) => engine.close(graceMs),
     async [Symbol.asyncDispose]() {
-      await pool?.[Symbol.asyncDispose]();
+      await engine.close(0);
+      await reaper[Symbol.asyncDispose]();
     },
   });
 }

@@ -83,7 +83,7 @@ export const configSchema = z.object({
     "Largest accepted request body in bytes; larger bodies get 413 without being read.",
   ),
   FIRST_EVENT_TIMEOUT_MS: int(120_000, 100).describe(
-    "Longest a streaming run may wait for the model's first event (anything after the CLI's start-up lines); past it the CLI is stopped and the client gets 504.",
+    "Longest any turn (streaming or not) may wait, after its input was written, for the model's first event; past it the CLI is stopped and the client gets 504.",
   ),
   MAX_CONCURRENT: int(4, 1, 1000).describe(
     "Most CLI processes running at once (each needs about 170-280 MB), warm ones included.",
@@ -105,6 +105,15 @@ export const configSchema = z.object({
   ),
   WARM_POOL_MAX_AGE_MS: int(300_000, 1000).describe(
     "A warm process that has waited this long is stopped and replaced by a fresh one.",
+  ),
+  LIVE_SESSIONS: int(4, 0, 1000).describe(
+    "Most finished conversations whose CLI process stays alive for their next turn (each holds about 250 MB and a MAX_CONCURRENT slot, which it gives up when a request needs it); 0 turns live sessions off.",
+  ),
+  LIVE_SESSION_IDLE_MS: int(600_000, 1000).describe(
+    "A live session unused this long is stopped; its conversation's next turn then resumes from its history.",
+  ),
+  TOOL_RESULT_TIMEOUT_MS: int(300_000, 1000).describe(
+    "How long a reply that ended in tool calls keeps its CLI process waiting for the results; later results are answered by resuming from the history.",
   ),
 }).superRefine((config, ctx) => {
   if (!config.MODELS.includes(config.DEFAULT_MODEL)) {
@@ -165,6 +174,9 @@ export interface Config {
   /** Warm processes per model for the streaming agent; empty when the pool is off. */
   warmPool: Record<string, number>;
   warmPoolMaxAgeMs: number;
+  liveSessions: number;
+  liveSessionIdleMs: number;
+  toolResultTimeoutMs: number;
 }
 
 /** Names of every variable in {@linkcode configSchema}. */
@@ -219,6 +231,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxLineChars: e.MAX_LINE_CHARS,
     warmPool: e.WARM_POOL ?? { [e.DEFAULT_MODEL]: 1 },
     warmPoolMaxAgeMs: e.WARM_POOL_MAX_AGE_MS,
+    liveSessions: e.LIVE_SESSIONS,
+    liveSessionIdleMs: e.LIVE_SESSION_IDLE_MS,
+    toolResultTimeoutMs: e.TOOL_RESULT_TIMEOUT_MS,
   };
 }
 

@@ -1,67 +1,79 @@
 /**
- * How one run of the Claude Code CLI is invoked: its argv and its stdin.
+ * How a Claude Code CLI process is started: its argv and environment.
  *
- * The prompt never goes in argv (one argument is capped at 128 KiB): it goes
- * in on stdin, as plain text for `--output-format json` and as one stream-json
- * user message (text and image blocks) for `--output-format stream-json` (the
- * CLI accepts `--input-format stream-json` only with stream-json output).
+ * Every process speaks stream-json both ways and keeps stdin open, so it can
+ * be started ahead of time (warm pool), carry one turn after another (live
+ * session) and exchange control messages (system prompt, settings, MCP,
+ * hooks). Nothing a client sent ever goes in argv (one argument is capped at
+ * 128 KiB): prompts, the system prompt and the output schema go in on stdin,
+ * histories in a session file.
  *
  * @module
  */
 import type { Agent } from "./agents.ts";
-import type { Prompt } from "../engine/prompt.ts";
+import { MCP_SERVER } from "./tool_names.ts";
 
-/** How the run's output is read. */
-export type OutputMode = "json" | "stream-json";
-
-/** What a run needs on its command line. */
-export interface RunSpec {
+/** What a process is started with; two processes with equal specs are interchangeable. */
+export interface ProcessSpec {
   agent: Agent;
   model: string;
-  output: OutputMode;
-  /** A JSON Schema the final answer must satisfy (`--json-schema`). */
-  jsonSchema?: Record<string, unknown>;
-  /** Output token limit for the run (see {@linkcode runEnv}). */
-  maxOutputTokens?: number;
+  /**
+   * True when the client's tools replace the agent's built-in tools (the two
+   * never mix: a client tool called `Read` is the client's).
+   */
+  clientTools: boolean;
+  /** A session file to resume (the conversation so far). */
+  resumeFile?: string;
+  /** The session file ends in a deferred call of a client tool, re-issued on start. */
+  deferredTool?: boolean;
 }
 
 /**
- * The argv for `spec`: print mode, the model alias, the agent's tools,
- * permissions and system prompt, and isolation from the host (no session
- * files, no settings, no MCP servers).
+ * The argv for `spec`: print mode in stream-json, the model alias, the tools
+ * and permissions, and isolation from the host (no session persistence, no
+ * settings files, no MCP servers but the bridge's own).
  */
-export function buildArgs(spec: RunSpec): string[] {
+export function buildArgs(spec: ProcessSpec): string[] {
   const { settings } = spec.agent;
   const args = [
     "--print",
-    "--model",
-    spec.model,
     "--output-format",
-    spec.output,
+    "stream-json",
+    "--verbose",
+    "--input-format",
+    "stream-json",
+    "--include-partial-messages",
     "--no-session-persistence",
     "--setting-sources",
     "",
     "--strict-mcp-config",
+    "--model",
+    spec.model,
     "--tools",
-    settings.tools.join(","),
+    spec.clientTools ? "" : settings.tools.join(","),
     "--permission-mode",
     settings.permissionMode,
   ];
-  if (spec.output === "stream-json") {
-    // stream-json output requires --verbose; with json output, --verbose would
-    // turn the one result object into an array of every message.
-    args.push("--verbose", "--input-format", "stream-json", "--include-partial-messages");
+  // The client's tools are always allowed (a process without them has no such server), so an
+  // agent without tools of its own starts the same process with or without client tools.
+  const allowed = [...(spec.clientTools ? [] : settings.allowedTools), `mcp__${MCP_SERVER}`];
+  args.push("--allowedTools", allowed.join(","));
+  // Each round of client tool calls is a model turn; the client bounds the rounds.
+  if (settings.maxTurns !== undefined && !spec.clientTools) {
+    args.push("--max-turns", String(settings.maxTurns));
   }
-  if (settings.allowedTools.length > 0) {
-    args.push("--allowedTools", settings.allowedTools.join(","));
+  if (spec.resumeFile !== undefined) args.push("--resume", spec.resumeFile);
+  if (spec.deferredTool) {
+    // The deferred call is checked before `initialize` declares the server: declare it here too.
+    args.push(
+      "--mcp-config",
+      JSON.stringify({ mcpServers: { [MCP_SERVER]: { type: "sdk", name: MCP_SERVER } } }),
+    );
   }
-  if (settings.maxTurns !== undefined) args.push("--max-turns", String(settings.maxTurns));
-  if (settings.systemPrompt !== undefined) args.push("--system-prompt", settings.systemPrompt);
-  if (spec.jsonSchema !== undefined) args.push("--json-schema", JSON.stringify(spec.jsonSchema));
   return args;
 }
 
-/** Environment added for every run: keep the CLI quiet and free of host memory files. */
+/** Environment added for every process: keep the CLI quiet and free of host memory files. */
 export const CLI_ENV: Record<string, string> = {
   CLAUDE_CODE_DISABLE_CLAUDE_MDS: "1",
   CLAUDE_CODE_DISABLE_AUTO_MEMORY: "1",
@@ -71,27 +83,10 @@ export const CLI_ENV: Record<string, string> = {
 };
 
 /**
- * The environment added for one run: {@linkcode CLI_ENV}, and for an output
- * token limit `CLAUDE_CODE_MAX_OUTPUT_TOKENS` with thinking off
- * (`MAX_THINKING_TOKENS=0`), since the CLI would otherwise shrink the thinking
- * budget below what the API accepts.
+ * The environment added for `spec`: {@linkcode CLI_ENV}, and for a deferred
+ * tool call a blank resume prompt (a single space; empty means the default
+ * "Continue from where you left off."), so the resumed turn adds no text.
  */
-export function runEnv(spec: RunSpec): Record<string, string> {
-  if (spec.maxOutputTokens === undefined) return CLI_ENV;
-  return {
-    ...CLI_ENV,
-    CLAUDE_CODE_MAX_OUTPUT_TOKENS: String(spec.maxOutputTokens),
-    MAX_THINKING_TOKENS: "0",
-  };
-}
-
-/** The stream-json stdin line carrying one user message. */
-export function userMessageLine(prompt: Prompt): string {
-  const content = [{ type: "text", text: prompt.text }, ...prompt.images];
-  return JSON.stringify({ type: "user", message: { role: "user", content } }) + "\n";
-}
-
-/** What to write on stdin for `output`: plain text for json, a user message line for stream-json. */
-export function stdinFor(prompt: Prompt, output: OutputMode): string {
-  return output === "json" ? prompt.text : userMessageLine(prompt);
+export function processEnv(spec: ProcessSpec): Record<string, string> {
+  return spec.deferredTool ? { ...CLI_ENV, CLAUDE_CODE_RESUME_PROMPT: " " } : CLI_ENV;
 }

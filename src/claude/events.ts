@@ -1,12 +1,18 @@
 /**
- * Parses the Claude Code CLI's print-mode output (`--output-format json` and
- * `stream-json`) into a few typed events.
+ * The Claude Code CLI's stream-json output (`--output-format stream-json
+ * --verbose --include-partial-messages`) as typed events: one
+ * {@linkcode CliEventStream} turns stdout lines into {@linkcode CliEvent}s,
+ * parsing each line exactly once, and everything downstream (the engine's
+ * turns, and through them the SSE encoder and the non-streaming collector)
+ * reads these events.
  *
- * Only what the bridge uses is kept: text deltas, the id and usage a message
- * starts with, its stop reason and final usage, whole `assistant` messages
- * (the CLI prints one per message; a message that never streamed, such as the
- * CLI's non-streaming retry after a stream broke off, is only seen there), and
- * the final `result`. Unknown event types and non-JSON lines are skipped.
+ * What is kept: the model's stream (message start and stop, text deltas,
+ * tool-use blocks and their argument deltas), whole `assistant` messages
+ * (the only sign of a message the CLI fetched without streaming, such as its
+ * retry after a stream broke off), the final `result`, the control protocol
+ * (requests the CLI makes of the bridge, and its answers to the bridge's
+ * requests), the `system`/`init` line, and lines that are not JSON at all
+ * (a CLI that prints plain text). Other JSON lines are skipped.
  *
  * @module
  */
@@ -22,7 +28,7 @@ const usageSchema = z.object({
 /** Token usage as the CLI reports it (Anthropic's names). */
 export type CliUsage = z.output<typeof usageSchema>;
 
-/** The CLI's final `result` line. */
+/** The CLI's final `result` line of a turn. */
 export const resultSchema = z.object({
   type: z.literal("result"),
   subtype: z.string().optional(),
@@ -42,6 +48,49 @@ export const resultSchema = z.object({
 /** A parsed `result` line. */
 export type CliResult = z.output<typeof resultSchema>;
 
+/** A content block of a whole `assistant` message. */
+export type AssistantBlock =
+  | { type: "text"; text: string }
+  | { type: "tool_use"; id: string; name: string; input: unknown }
+  | { type: "other" };
+
+/** One event the bridge acts on. */
+export type CliEvent =
+  /** A text delta of the current content block. */
+  | { type: "text"; text: string }
+  /** A message began (`message_start`): its id and the usage it starts with. */
+  | { type: "message_start"; id?: string; usage: CliUsage }
+  /** A tool-use block began (its arguments follow as `tool_input` deltas). */
+  | { type: "tool_start"; index: number; id: string; name: string }
+  /** A fragment of a tool-use block's JSON arguments. */
+  | { type: "tool_input"; index: number; json: string }
+  /** A content block ended. */
+  | { type: "block_stop"; index: number }
+  /**
+   * The message's stop reason and final usage (`message_delta`); `usage`
+   * holds only the counts the event carried (the API may send just
+   * `output_tokens` there, the rest being in `message_start`).
+   */
+  | { type: "message_delta"; stopReason?: string; usage?: Partial<CliUsage> }
+  /** A whole model message (the CLI prints one per content block or message). */
+  | { type: "assistant"; id: string; blocks: AssistantBlock[] }
+  /** The turn's outcome. */
+  | { type: "result"; result: CliResult }
+  /** The CLI asks the bridge something (MCP messages, hook callbacks). */
+  | { type: "control_request"; requestId: string; request: Record<string, unknown> }
+  /** The CLI answers one of the bridge's control requests. */
+  | {
+    type: "control_response";
+    requestId: string;
+    ok: boolean;
+    response: Record<string, unknown>;
+    error?: string;
+  }
+  /** The `system`/`init` line: the tools and MCP servers the turn runs with. */
+  | { type: "init"; tools: string[]; mcpServers: { name: string; status: string }[] }
+  /** A stdout line that is not JSON. */
+  | { type: "raw"; line: string };
+
 /** `value[key]` when `value` is a plain object, else `undefined`. */
 function field(value: unknown, key: string): unknown {
   return typeof value === "object" && value !== null && !Array.isArray(value)
@@ -49,102 +98,189 @@ function field(value: unknown, key: string): unknown {
     : undefined;
 }
 
-/**
- * The hot path, validated by hand rather than with zod (whose generic walk
- * costs more than the rest of a token's trip through the bridge): the text
- * of `{"type":"stream_event","event":{"type":"content_block_delta","delta":
- * {"type":"text_delta","text":"…"}}}`, or `undefined` for anything else.
- */
-function textDeltaOf(value: unknown): string | undefined {
-  if (field(value, "type") !== "stream_event") return undefined;
-  const event = field(value, "event");
-  if (field(event, "type") !== "content_block_delta") return undefined;
-  const delta = field(event, "delta");
-  const text = field(delta, "text");
-  return field(delta, "type") === "text_delta" && typeof text === "string" ? text : undefined;
+function record(value: unknown): Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? value as Record<string, unknown>
+    : {};
 }
 
-const messageDeltaSchema = z.object({
-  type: z.literal("stream_event"),
-  event: z.object({
-    type: z.literal("message_delta"),
-    delta: z.object({ stop_reason: z.string().nullish() }),
-    usage: z.record(z.string(), z.unknown()).optional().catch(undefined),
-  }),
-});
-
-const messageStartSchema = z.object({
-  type: z.literal("stream_event"),
-  event: z.object({
-    type: z.literal("message_start"),
-    message: z.object({ id: z.string().optional(), usage: usageSchema }),
-  }),
-});
-
-/** A whole model message; the CLI's own error notices carry `error` and are not messages. */
-const assistantSchema = z.object({
-  type: z.literal("assistant"),
-  error: z.undefined().optional(),
-  message: z.object({
-    id: z.string(),
-    model: z.string().refine((model) => model !== "<synthetic>").optional(),
-    content: z.array(z.object({ type: z.string(), text: z.string().optional() }).loose()),
-  }),
-});
-
-/** One event the bridge acts on. */
-export type CliEvent =
-  | { type: "text"; text: string }
-  | { type: "stop"; reason: string; usage?: CliUsage }
-  | { type: "start"; id?: string; usage: CliUsage }
-  | { type: "message"; id: string; text: string }
-  | { type: "result"; result: CliResult };
-
-/** Parses a JSON value (already decoded) into a {@linkcode CliEvent}, or `undefined` to skip. */
-export function toCliEvent(value: unknown): CliEvent | undefined {
-  const text = textDeltaOf(value);
-  if (text !== undefined) return { type: "text", text };
-  const stop = messageDeltaSchema.safeParse(value);
-  if (stop.success && stop.data.event.delta.stop_reason) {
-    const reason = stop.data.event.delta.stop_reason;
-    const usage = stop.data.event.usage;
-    return usage && Object.keys(usage).length > 0
-      ? { type: "stop", reason, usage: usageSchema.parse(usage) }
-      : { type: "stop", reason };
-  }
-  const start = messageStartSchema.safeParse(value);
-  if (start.success) {
-    const { id, usage } = start.data.event.message;
-    return id === undefined ? { type: "start", usage } : { type: "start", id, usage };
-  }
-  const assistant = assistantSchema.safeParse(value);
-  if (assistant.success) {
-    const { id, content } = assistant.data.message;
-    const text = content.map((block) => block.type === "text" ? block.text ?? "" : "").join("");
-    return { type: "message", id, text };
-  }
-  const result = resultSchema.safeParse(value);
-  if (result.success) return { type: "result", result: result.data };
-  return undefined;
-}
-
-/** Parses one stdout line; `undefined` for non-JSON lines and events the bridge ignores. */
-export function parseLine(line: string): CliEvent | undefined {
-  if (!line.startsWith("{")) return undefined;
-  try {
-    return toCliEvent(JSON.parse(line));
-  } catch {
+function usageOf(value: unknown): CliUsage | undefined {
+  if (typeof value !== "object" || value === null || Object.keys(value).length === 0) {
     return undefined;
   }
+  return usageSchema.parse(value);
 }
 
-/** Transforms stdout lines into {@linkcode CliEvent}s, skipping everything else. */
+/** The numeric usage counts an object carries (only those present), or `undefined`. */
+function countsOf(value: unknown): Partial<CliUsage> | undefined {
+  const counts: Partial<CliUsage> = {};
+  for (const key of USAGE_KEYS) {
+    const count = field(value, key);
+    if (typeof count === "number") counts[key] = count;
+  }
+  return Object.keys(counts).length === 0 ? undefined : counts;
+}
+
+const USAGE_KEYS = [
+  "input_tokens",
+  "output_tokens",
+  "cache_creation_input_tokens",
+  "cache_read_input_tokens",
+] as const;
+
+/** A stream event (`{"type":"stream_event","event":{…}}`): the API's own SSE events, relayed. */
+function streamEvent(event: unknown): CliEvent | undefined {
+  switch (field(event, "type")) {
+    case "content_block_delta": {
+      const delta = field(event, "delta");
+      const kind = field(delta, "type");
+      if (kind === "text_delta") {
+        const text = field(delta, "text");
+        return typeof text === "string" ? { type: "text", text } : undefined;
+      }
+      if (kind === "input_json_delta") {
+        const json = field(delta, "partial_json");
+        const index = field(event, "index");
+        return typeof json === "string" && typeof index === "number"
+          ? { type: "tool_input", index, json }
+          : undefined;
+      }
+      return undefined;
+    }
+    case "content_block_start": {
+      const block = field(event, "content_block");
+      const index = field(event, "index");
+      const id = field(block, "id");
+      const name = field(block, "name");
+      if (
+        field(block, "type") === "tool_use" && typeof index === "number" &&
+        typeof id === "string" && typeof name === "string"
+      ) return { type: "tool_start", index, id, name };
+      return undefined;
+    }
+    case "content_block_stop": {
+      const index = field(event, "index");
+      return typeof index === "number" ? { type: "block_stop", index } : undefined;
+    }
+    case "message_start": {
+      const message = field(event, "message");
+      const id = field(message, "id");
+      const usage = usageOf(field(message, "usage")) ?? usageSchema.parse({});
+      return typeof id === "string"
+        ? { type: "message_start", id, usage }
+        : { type: "message_start", usage };
+    }
+    case "message_delta": {
+      const reason = field(field(event, "delta"), "stop_reason");
+      const usage = countsOf(field(event, "usage"));
+      return {
+        type: "message_delta",
+        ...(typeof reason === "string" ? { stopReason: reason } : {}),
+        ...(usage ? { usage } : {}),
+      };
+    }
+    default:
+      return undefined;
+  }
+}
+
+function assistantBlocks(content: unknown): AssistantBlock[] {
+  if (!Array.isArray(content)) return [];
+  return content.map((block): AssistantBlock => {
+    const type = field(block, "type");
+    if (type === "text") return { type: "text", text: String(field(block, "text") ?? "") };
+    if (type === "tool_use") {
+      return {
+        type: "tool_use",
+        id: String(field(block, "id") ?? ""),
+        name: String(field(block, "name") ?? ""),
+        input: field(block, "input") ?? {},
+      };
+    }
+    return { type: "other" };
+  });
+}
+
+/** Parses a decoded JSON line into a {@linkcode CliEvent}, or `undefined` to skip it. */
+export function toCliEvent(value: unknown): CliEvent | undefined {
+  switch (field(value, "type")) {
+    case "stream_event":
+      return streamEvent(field(value, "event"));
+    case "assistant": {
+      // The CLI's own notices ("API Error: …") carry `error` or a synthetic model: not messages.
+      if (field(value, "error") !== undefined) return undefined;
+      const message = field(value, "message");
+      const id = field(message, "id");
+      if (typeof id !== "string" || field(message, "model") === "<synthetic>") return undefined;
+      return { type: "assistant", id, blocks: assistantBlocks(field(message, "content")) };
+    }
+    case "result": {
+      const result = resultSchema.safeParse(value);
+      return result.success ? { type: "result", result: result.data } : undefined;
+    }
+    case "control_request": {
+      const requestId = field(value, "request_id");
+      const request = field(value, "request");
+      return typeof requestId === "string" && typeof request === "object" && request !== null
+        ? { type: "control_request", requestId, request: record(request) }
+        : undefined;
+    }
+    case "control_response": {
+      const response = record(field(value, "response"));
+      const requestId = response.request_id;
+      if (typeof requestId !== "string") return undefined;
+      const ok = response.subtype === "success";
+      return {
+        type: "control_response",
+        requestId,
+        ok,
+        response: record(response.response),
+        ...(ok ? {} : { error: String(response.error ?? "the CLI refused the request") }),
+      };
+    }
+    case "system": {
+      if (field(value, "subtype") !== "init") return undefined;
+      const tools = field(value, "tools");
+      const servers = field(value, "mcp_servers");
+      return {
+        type: "init",
+        tools: Array.isArray(tools) ? tools.filter((tool) => typeof tool === "string") : [],
+        mcpServers: Array.isArray(servers)
+          ? servers.map((server) => ({
+            name: String(field(server, "name") ?? ""),
+            status: String(field(server, "status") ?? ""),
+          }))
+          : [],
+      };
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Parses one stdout line: an event, a `raw` event for non-JSON text, or `undefined`. */
+export function parseLine(line: string): CliEvent | undefined {
+  const trimmed = line.trim();
+  if (trimmed === "") return undefined;
+  if (trimmed.startsWith("{")) {
+    let value: unknown;
+    try {
+      value = JSON.parse(trimmed);
+    } catch {
+      return { type: "raw", line };
+    }
+    return toCliEvent(value);
+  }
+  return { type: "raw", line };
+}
+
+/** Transforms stdout lines into {@linkcode CliEvent}s, skipping lines the bridge ignores. */
 export class CliEventStream extends TransformStream<string, CliEvent> {
   /** Makes a parser. */
   constructor() {
     super({
       transform: (line, controller) => {
-        const event = parseLine(line.trim());
+        const event = parseLine(line);
         if (event) controller.enqueue(event);
       },
     });

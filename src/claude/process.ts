@@ -1,24 +1,26 @@
 /**
- * One Claude Code CLI child process: spawn, feed stdin, read stdout as lines,
- * drain stderr into a bounded tail, and stop it for sure.
+ * One Claude Code CLI child process: spawn it, write lines to its stdin, read
+ * its stdout as {@linkcode CliEvent}s, drain stderr into a bounded tail, and
+ * stop it for sure.
+ *
+ * The stdout pipe is `child.stdout` → `TextDecoderStream` → `TextLineStream`
+ * (with a line-length cap) → {@linkcode CliEventStream}: each line is parsed
+ * once, and the one consumer of {@linkcode ClaudeProcess.events} (the
+ * engine's session) sees the whole life of the process, turn after turn.
  *
  * Stopping is always the same sequence: close stdin, SIGTERM, then SIGKILL
- * after a grace period if the child is still there. Cancelling the stdout line
- * stream (for example because the HTTP client went away) stops the child too,
- * unless the child was marked {@linkcode ClaudeProcess.answered}: a child
- * whose answer is complete gets the grace period to exit by itself first.
- *
- * Each child leads its own process group (so a Ctrl-C meant for the bridge
- * does not reach it). When the bridge may signal process groups (unrestricted
- * `--allow-run`), stop signals go to the whole group, and once the child has
- * exited whatever it left behind in its group is killed: nothing it started
- * outlives it. Otherwise only the child itself is signalled.
+ * after a grace period if the child is still there. Each child leads its own
+ * process group (so a Ctrl-C meant for the bridge does not reach it); a
+ * {@linkcode GroupSignals} implementation, when given, signals the whole group
+ * and, once the child has exited, kills whatever it left behind in it (such
+ * as `rg` started by Grep), so nothing a run started outlives it.
  *
  * @module
  */
 import { HttpError } from "../http/http_error.ts";
 import { TailBuffer } from "../streams/tail_buffer.ts";
 import { TextLineStream } from "../streams/text_line_stream.ts";
+import { type CliEvent, CliEventStream } from "./events.ts";
 
 /** How a child process ended. */
 export interface CliExit {
@@ -32,11 +34,21 @@ export interface CliExit {
   stopReason?: unknown;
 }
 
+/** Signals whole process groups (see `reaper.ts`). */
+export interface GroupSignals {
+  /** Starts following the group led by `pgid`. */
+  watch(pgid: number): void;
+  /** Sends `signal` to every process in the group; false when it could not. */
+  signal(pgid: number, signal: "SIGTERM" | "SIGKILL"): boolean;
+  /** Stops following the group. */
+  forget(pgid: number): void;
+}
+
 /** What to spawn and how. */
 export interface SpawnOptions {
   /** The CLI binary (`CLAUDE_BIN`). */
   bin: string;
-  /** Arguments; the prompt never goes here. */
+  /** Arguments; never anything a client sent. */
   args: string[];
   /** Working directory. */
   cwd: string;
@@ -48,58 +60,59 @@ export interface SpawnOptions {
   killGraceMs?: number;
   /** Called when a stdout line over `maxLineLength` is dropped. */
   onLineDropped?: (length: number) => void;
+  /** Signals the child's process group; without it only the child is signalled. */
+  groups?: GroupSignals;
 }
 
 const STDERR_TAIL = 4096;
 /** How long stderr may stay open after the child exited (held by something it started). */
 const STDERR_LINGER_MS = 1000;
 const unix = Deno.build.os !== "windows";
-/** `Deno.kill` (needed for a negative, process-group pid) requires unrestricted `--allow-run`. */
-const groupSignals = unix && Deno.permissions.querySync({ name: "run" }).state === "granted";
 const encoder = new TextEncoder();
 
 /** Process-wide counts of CLI children (spawned, exited, signals sent), read by `/metrics`. */
 export const childProcessCounts = { spawned: 0, exited: 0, sigterm: 0, sigkill: 0 };
 
-/**
- * Maps a spawn failure to a 503 that names `CLAUDE_BIN`.
- */
+/** Maps a spawn failure to a 503 that names `CLAUDE_BIN` and the actual cause. */
 function spawnError(bin: string, error: unknown): HttpError {
   const reason = error instanceof Deno.errors.NotFound
-    ? "was not found"
+    ? "was not found: install it (npm install -g @anthropic-ai/claude-code) or set CLAUDE_BIN to its path"
+    : error instanceof Deno.errors.NotCapable
+    ? `may not be run by the bridge: start it with --allow-run=${bin} (deno task start allows "claude")`
     : error instanceof Deno.errors.PermissionDenied
-    ? "is not executable (or not allowed)"
-    : `could not be started (${error instanceof Error ? error.message : String(error)})`;
-  return new HttpError(
-    503,
-    "cli unavailable",
-    `The Claude Code CLI "${bin}" ${reason}: install it (npm install -g @anthropic-ai/claude-code) or set CLAUDE_BIN to its path.`,
-    { cause: error },
-  );
+    ? "is not executable: check the file's mode, or set CLAUDE_BIN to the real CLI"
+    : `could not be started (${
+      error instanceof Error ? error.message : String(error)
+    }): check CLAUDE_BIN and the machine's process and file limits`;
+  return new HttpError(503, "cli unavailable", `The Claude Code CLI "${bin}" ${reason}.`, {
+    cause: error,
+  });
 }
 
 /** A running (or finished) CLI child. */
 export class ClaudeProcess {
-  /** The child's stdout, split into lines. Cancelling it stops the child. */
-  readonly lines: ReadableStream<string>;
+  /** The child's stdout as events; read it to the end (the session does). */
+  readonly events: ReadableStream<CliEvent>;
   /** Resolves once the child has exited and its stderr is drained. */
   readonly exited: Promise<CliExit>;
-  /** The child's process id. */
+  /** The child's process id (and process group id). */
   readonly pid: number;
 
   #child: Deno.ChildProcess;
   #stdin: WritableStreamDefaultWriter<Uint8Array>;
+  #writing: Promise<void> = Promise.resolve();
   #killGraceMs: number;
+  #groups: GroupSignals | undefined;
   #done = false;
   #stopReason: unknown = undefined;
   #stopping: Promise<CliExit> | undefined;
-  #answered = false;
-  #observers = new Set<(line: string) => void>();
 
   private constructor(child: Deno.ChildProcess, options: SpawnOptions) {
     this.#child = child;
     this.pid = child.pid;
     this.#killGraceMs = options.killGraceMs ?? 1000;
+    this.#groups = unix ? options.groups : undefined;
+    this.#groups?.watch(this.pid);
     this.#stdin = child.stdin.getWriter();
     const stderr = new TailBuffer(STDERR_TAIL);
     const linger = new AbortController();
@@ -107,7 +120,9 @@ export class ClaudeProcess {
       .pipeTo(stderr, { signal: linger.signal })
       .catch(() => {});
     const status = child.status.then((status) => {
-      this.#killGroup("SIGKILL");
+      // Whatever the child left in its group (a grep's `rg`, say) goes with it.
+      this.#groups?.signal(this.pid, "SIGKILL");
+      this.#groups?.forget(this.pid);
       const timer = setTimeout(() => linger.abort(), STDERR_LINGER_MS);
       drained.finally(() => clearTimeout(timer));
       return status;
@@ -123,24 +138,18 @@ export class ClaudeProcess {
         stopReason: this.#stopReason,
       };
     });
-    this.lines = child.stdout
+    this.events = child.stdout
       .pipeThrough(new TextDecoderStream())
       .pipeThrough(
-        new TextLineStream({
-          maxLength: options.maxLineLength,
-          onDrop: options.onLineDropped,
-          onLine: (line) => {
-            for (const listener of this.#observers) listener(line);
-          },
-          onCancel: (reason) => void (this.#answered ? this.#release(reason) : this.stop(reason)),
-        }),
-      );
+        new TextLineStream({ maxLength: options.maxLineLength, onDrop: options.onLineDropped }),
+      )
+      .pipeThrough(new CliEventStream());
   }
 
   /**
-   * Starts the CLI.
+   * Starts the CLI in its own process group.
    *
-   * @throws {HttpError} 503 naming the binary when it is missing or not executable.
+   * @throws {HttpError} 503 naming the binary and the cause when it cannot start.
    */
   static spawn(options: SpawnOptions): ClaudeProcess {
     let child: Deno.ChildProcess;
@@ -160,61 +169,37 @@ export class ClaudeProcess {
     return new ClaudeProcess(child, options);
   }
 
-  /**
-   * Calls `listener` with each stdout line as it passes through `lines`
-   * (before its reader gets it). Returns a function that stops the calls.
-   */
-  observe(listener: (line: string) => void): () => void {
-    this.#observers.add(listener);
-    return () => void this.#observers.delete(listener);
-  }
-
   /** True until the child has exited. */
   get running(): boolean {
     return !this.#done;
   }
 
   /**
-   * Writes `input` to stdin and closes it. Resolves once written; a child
-   * that exits before reading everything is not an error here (its exit
-   * status tells what happened).
+   * Writes `text` to stdin, after anything written before. Resolves once
+   * written; never rejects (a child that stopped reading is reported by
+   * {@linkcode exited}).
    */
-  async send(input: string): Promise<void> {
-    await this.write(input);
-    await this.#stdin.close().catch(() => {});
+  write(text: string): Promise<void> {
+    this.#writing = this.#writing.then(() => this.#stdin.write(encoder.encode(text))).catch(
+      () => {},
+    );
+    return this.#writing;
   }
 
   /**
-   * Writes `input` to stdin and leaves it open, e.g. a stream-json control
-   * request sent before the prompt. Like {@linkcode send}, never rejects.
+   * Closes stdin (the CLI then exits once idle) and stops the child if it has
+   * not exited within the grace period. Resolves with its exit.
    */
-  async write(input: string): Promise<void> {
-    try {
-      await this.#stdin.write(encoder.encode(input));
-    } catch {
-      // The child closed its stdin early; `exited` reports why.
-    }
-  }
-
-  /**
-   * Marks the child's answer as complete (its result line was read): when the
-   * reader then lets go of `lines`, the child is not signalled at once but
-   * given the grace period to exit by itself, as it does after its result.
-   */
-  answered(): void {
-    this.#answered = true;
-  }
-
-  /** Closes stdin and stops the child only if it has not exited within the grace period. */
-  #release(reason: unknown): void {
-    this.#stdin.close().catch(() => {});
+  release(reason?: unknown): Promise<CliExit> {
+    void this.#writing.then(() => this.#stdin.close()).catch(() => {});
     const timer = setTimeout(() => void this.stop(reason), this.#killGraceMs);
-    this.exited.finally(() => clearTimeout(timer));
+    return this.exited.finally(() => clearTimeout(timer));
   }
 
   /**
-   * Stops the child: closes stdin, sends SIGTERM, and SIGKILL after the grace
-   * period. Resolves with its exit once it is gone. Safe to call repeatedly.
+   * Stops the child: closes stdin, sends SIGTERM (to its group when
+   * possible), and SIGKILL after the grace period. Resolves with its exit
+   * once it is gone. Safe to call repeatedly.
    */
   stop(reason?: unknown): Promise<CliExit> {
     if (this.#stopping) return this.#stopping;
@@ -227,25 +212,16 @@ export class ClaudeProcess {
     return this.#stopping;
   }
 
-  #signal(signal: Deno.Signal): void {
+  #signal(signal: "SIGTERM" | "SIGKILL"): void {
     if (this.#done) return;
+    // The group (and what the CLI started), and the child itself in case the reaper cannot.
+    this.#groups?.signal(this.pid, signal);
     try {
-      if (groupSignals) Deno.kill(-this.pid, signal);
-      else this.#child.kill(signal);
+      this.#child.kill(signal);
       if (signal === "SIGTERM") childProcessCounts.sigterm++;
-      if (signal === "SIGKILL") childProcessCounts.sigkill++;
+      else childProcessCounts.sigkill++;
     } catch {
       // Already exited.
-    }
-  }
-
-  /** Signals the child's process group, if allowed; an empty group is fine. */
-  #killGroup(signal: Deno.Signal): void {
-    if (!groupSignals) return;
-    try {
-      Deno.kill(-this.pid, signal);
-    } catch {
-      // Nothing left in the group.
     }
   }
 

@@ -1,14 +1,13 @@
 /**
- * A warm pool of Claude Code CLI processes for one agent, so a request skips
- * the CLI's ~1 s start-up.
+ * A warm pool of Claude Code CLI sessions, so a conversation's first turn
+ * skips the CLI's ~1 s start-up.
  *
- * Each pooled process is started with the agent's fixed argv (stream-json in
- * and out, the system prompt from `agent.json`) in its own workspace, and
- * waits on stdin: the real CLI prints nothing until a message arrives. The
- * pool sends it a stream-json `initialize` control request and counts it
- * ready once the answer comes. A run that {@linkcode WarmPool.take}s it
- * writes the whole request as one user message and closes stdin, exactly as
- * it would for a cold start; from then on the run owns the process, its
+ * Each pooled process is started with an agent's fixed argv (stream-json in
+ * and out) in its own workspace and waits on stdin. The pool probes it with
+ * `get_binary_version`, which the CLI answers without initializing the
+ * session, and counts it ready once answered: the request that takes it still
+ * sets the system prompt, output schema and tools of its own (`initialize`),
+ * and the turn's limits. From then on the request's run owns the session, its
  * workspace and its concurrency slot.
  *
  * The pool refills in the background after a take, replaces processes that
@@ -19,27 +18,13 @@
  *
  * @module
  */
-import { z } from "zod";
+import { buildArgs, processEnv, type ProcessSpec } from "../claude/args.ts";
 import type { Agent } from "../claude/agents.ts";
-import { buildArgs, runEnv, type RunSpec } from "../claude/args.ts";
-import type { ClaudeProcess, CliExit } from "../claude/process.ts";
 import type { Limiter, Permit } from "./limiter.ts";
-import type { Workspace } from "../claude/workspace.ts";
+import type { Session } from "./session.ts";
 
-/** A started CLI child in its own workspace, with nothing written yet. */
-export interface Launched {
-  process: ClaudeProcess;
-  workspace: Workspace;
-}
-
-/** Starts a CLI child for `spec` in a fresh workspace (the runner's cold-start path). */
-export type Launch = (spec: RunSpec) => Promise<Launched>;
-
-/** A pooled process handed over to a run, which now owns all of it. */
-export interface WarmProcess extends Launched {
-  /** The concurrency slot the process holds; release it once the process has exited. */
-  permit: Permit;
-}
+/** Starts one session for `spec` holding `permit` (the engine's cold-start path). */
+export type LaunchSession = (spec: ProcessSpec, permit: Permit) => Promise<Session>;
 
 /** Options for {@linkcode WarmPool}. */
 export interface WarmPoolOptions {
@@ -49,8 +34,8 @@ export interface WarmPoolOptions {
   sizes: Readonly<Record<string, number>>;
   /** An idle process older than this (ms) is stopped and replaced. */
   maxAgeMs: number;
-  /** Starts one process. */
-  launch: Launch;
+  /** Starts one session. */
+  launch: LaunchSession;
   /** The `MAX_CONCURRENT` gate the processes count against; without one, nothing limits them. */
   limiter?: Pick<Limiter, "tryAcquire">;
   /** Delay (ms) before replacing a process that failed; doubles per failure in a row (default 1000). */
@@ -69,7 +54,7 @@ export interface WarmPoolOptions {
 export interface PoolModelStatus {
   /** Processes the pool keeps for it. */
   target: number;
-  /** Waiting processes that answered `initialize`. */
+  /** Waiting processes that answered the probe. */
   ready: number;
   /** Processes being started, or started and not yet ready. */
   starting: number;
@@ -99,62 +84,29 @@ export interface PoolStatus {
 /** The permit used without a limiter: nothing to give back. */
 const UNLIMITED: Permit = { release() {}, [Symbol.dispose]() {} };
 
-const INITIALIZE_ID = "warm-pool-initialize";
-
-/** The stream-json control request that the CLI answers once it is up. */
-const INITIALIZE = JSON.stringify({
-  type: "control_request",
-  request_id: INITIALIZE_ID,
-  request: { subtype: "initialize" },
-}) + "\n";
-
-/** The CLI's answer to {@linkcode INITIALIZE} (the rest of it is not needed). */
-const initializedSchema = z.object({
-  type: z.literal("control_response"),
-  response: z.object({ subtype: z.literal("success"), request_id: z.literal(INITIALIZE_ID) }),
-});
-
-/**
- * What a process is started with, as a string: a run may use a pooled process
- * only when it would have started the very same one (agent, argv, environment).
- */
-function launchKey(spec: RunSpec): string {
-  const streaming: RunSpec = { ...spec, output: "stream-json" };
+/** What a process is started with, as a string: a run may take a pooled one only when it would start the same. */
+function launchKey(spec: ProcessSpec): string {
   const { name, template } = spec.agent;
-  return JSON.stringify([name, template ?? null, buildArgs(streaming), runEnv(streaming)]);
+  return JSON.stringify([name, template ?? null, buildArgs(spec), processEnv(spec)]);
 }
 
-/** True for the CLI's answer to {@linkcode INITIALIZE}. */
-function isInitialized(line: string): boolean {
-  try {
-    return initializedSchema.safeParse(JSON.parse(line)).success;
-  } catch {
-    return false;
-  }
-}
-
-/** One pooled process. */
+/** One pooled session. */
 class Entry {
   state: "starting" | "ready" = "starting";
-  reader: ReadableStreamDefaultReader<string> | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(
-    readonly model: string,
-    readonly launched: Launched,
-    readonly permit: Permit,
-  ) {}
+  constructor(readonly model: string, readonly session: Session) {}
 }
 
-/** Keeps CLI processes started ahead of requests. */
+/** Keeps CLI sessions started ahead of requests. */
 export class WarmPool implements AsyncDisposable {
   #options: Required<Omit<WarmPoolOptions, "limiter" | "onFailure">> & WarmPoolOptions;
-  /** Waiting processes, oldest first. */
+  /** Waiting sessions, oldest first. */
   #idle = new Set<Entry>();
-  /** Processes whose clean-up the pool still owes (idle ones and retired ones). */
+  /** Sessions whose clean-up the pool still owes (idle ones and retired ones). */
   #owned = new Set<Entry>();
   /** The spec each pooled model is started with, and its {@linkcode launchKey}. */
-  #specs = new Map<string, { spec: RunSpec; key: string }>();
+  #specs = new Map<string, { spec: ProcessSpec; key: string }>();
   #launching = new Map<string, number>();
   #pending = new Set<Promise<unknown>>();
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -173,7 +125,7 @@ export class WarmPool implements AsyncDisposable {
       ...options,
     };
     for (const model of Object.keys(options.sizes)) {
-      const spec: RunSpec = { agent: options.agent, model, output: "stream-json" };
+      const spec: ProcessSpec = { agent: options.agent, model, clientTools: false };
       this.#specs.set(model, { spec, key: launchKey(spec) });
     }
     this.#fill();
@@ -185,16 +137,14 @@ export class WarmPool implements AsyncDisposable {
   }
 
   /**
-   * Hands over a waiting process for `spec`, preferring a ready one over one
-   * still starting, or returns `undefined` when the pool has none: another
-   * agent or model, a spec that changes the argv or environment (say a
-   * `--json-schema`; the output format does not count, a pooled process
-   * always speaks stream-json), or all taken. The caller writes one
-   * stream-json user message and owns the process from then on.
+   * Hands over a waiting session that `spec` would start the same (agent,
+   * argv, environment), preferring a ready one over one still starting, or
+   * returns `undefined`. The caller owns the session from then on.
    */
-  take(spec: RunSpec): WarmProcess | undefined {
+  take(spec: ProcessSpec): Session | undefined {
+    if (this.#disposed || spec.resumeFile !== undefined) return undefined;
     const pooled = this.#specs.get(spec.model);
-    if (this.#disposed || !pooled || launchKey(spec) !== pooled.key) return undefined;
+    if (!pooled || launchKey(spec) !== pooled.key) return undefined;
     let pick: Entry | undefined;
     for (const entry of this.#idle) {
       if (entry.model !== spec.model) continue;
@@ -204,19 +154,17 @@ export class WarmPool implements AsyncDisposable {
     this.#idle.delete(pick);
     this.#owned.delete(pick);
     clearTimeout(pick.timer);
-    const reader = pick.reader;
-    pick.reader = undefined;
-    reader?.releaseLock();
     this.#stats.taken++;
     this.#stats.failuresInRow = 0;
     this.#schedule(this.#options.refillDelayMs);
-    return { ...pick.launched, permit: pick.permit };
+    pick.session.warm = true;
+    return pick.session;
   }
 
   /**
-   * Stops one idle process to free its concurrency slot for a request that
+   * Stops one idle session to free its concurrency slot for a request that
    * would otherwise wait (the slot comes free once the process has exited).
-   * Picks the model with the most idle processes, its oldest one. Returns
+   * Picks the model with the most idle sessions, its oldest one. Returns
    * false when nothing is idle.
    */
   shed(): boolean {
@@ -250,15 +198,15 @@ export class WarmPool implements AsyncDisposable {
     };
   }
 
-  /** Stops every waiting process, removes their workspaces and stops refilling. */
+  /** Stops every waiting session and stops refilling; resolves once all are gone. */
   async [Symbol.asyncDispose](): Promise<void> {
     this.#disposed = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     for (const entry of [...this.#idle]) this.#retire(entry);
     while (this.#pending.size > 0 || this.#owned.size > 0) {
-      const exits = [...this.#owned].map((entry) => entry.launched.process.exited);
-      await Promise.allSettled([...this.#pending, ...exits]);
+      const closed = [...this.#owned].map((entry) => entry.session.closed);
+      await Promise.allSettled([...this.#pending, ...closed]);
     }
   }
 
@@ -283,7 +231,7 @@ export class WarmPool implements AsyncDisposable {
     }, ms);
   }
 
-  /** Starts processes until every model has its target, as slots and backoff allow. */
+  /** Starts sessions until every model has its target, as slots and backoff allow. */
   #fill(): void {
     if (this.#disposed || this.#timer !== undefined) return;
     const wait = this.#backoffUntil - performance.now();
@@ -300,9 +248,9 @@ export class WarmPool implements AsyncDisposable {
   async #start(model: string, permit: Permit): Promise<void> {
     this.#launching.set(model, (this.#launching.get(model) ?? 0) + 1);
     this.#stats.spawned++;
-    let launched: Launched;
+    let session: Session;
     try {
-      launched = await this.#options.launch(this.#specs.get(model)!.spec);
+      session = await this.#options.launch(this.#specs.get(model)!.spec, permit);
     } catch (error) {
       permit.release();
       this.#failure(model, error instanceof Error ? error.message : String(error));
@@ -310,11 +258,11 @@ export class WarmPool implements AsyncDisposable {
     } finally {
       this.#launching.set(model, this.#launching.get(model)! - 1);
     }
-    const entry = new Entry(model, launched, permit);
+    const entry = new Entry(model, session);
     this.#owned.add(entry);
-    void launched.process.exited.then((exit) => this.#exited(entry, exit));
+    void session.closed.then(() => this.#closed(entry));
     if (this.#disposed) {
-      void launched.process.stop(new DOMException("warm pool disposed", "AbortError"));
+      void session.close(new DOMException("warm pool disposed", "AbortError"));
       return;
     }
     this.#idle.add(entry);
@@ -323,52 +271,31 @@ export class WarmPool implements AsyncDisposable {
       this.#stats.failuresInRow = 0; // It lived its whole life.
       this.#retire(entry);
     }, age);
-    void this.#watch(entry);
+    session.probe().then(
+      () => {
+        if (this.#idle.has(entry)) entry.state = "ready";
+      },
+      () => {}, // It exited; #closed deals with it.
+    );
   }
 
-  /** Sends `initialize` and marks the entry ready when the CLI answers. */
-  async #watch(entry: Entry): Promise<void> {
-    const { process } = entry.launched;
-    const reader = process.lines.getReader();
-    entry.reader = reader;
-    await process.write(INITIALIZE);
-    let first: ReadableStreamReadResult<string>;
-    try {
-      first = await reader.read();
-    } catch {
-      return; // Taken: the lock was released.
-    }
-    if (entry.reader !== reader) return;
-    entry.reader = undefined;
-    reader.releaseLock();
-    if (first.done) return; // It exited; #exited deals with it.
-    if (isInitialized(first.value)) {
-      entry.state = "ready";
-    } else {
-      // Part of its output is consumed, so no run may have it.
-      this.#failure(entry.model, `unexpected first output line: ${first.value.slice(0, 200)}`);
-      this.#retire(entry, false);
-    }
-  }
-
-  /** Stops an idle entry on purpose; its exit then releases the slot and workspace. */
-  #retire(entry: Entry, counted = true): void {
+  /** Stops an idle session on purpose; its exit then releases the slot and workspace. */
+  #retire(entry: Entry): void {
     if (!this.#idle.delete(entry)) return;
     clearTimeout(entry.timer);
-    if (counted) this.#stats.retired++;
-    void entry.launched.process.stop(new DOMException("warm process retired", "AbortError"));
+    this.#stats.retired++;
+    void entry.session.close(new DOMException("warm process retired", "AbortError"));
   }
 
-  /** After an owned process exits: a failure if it was still waiting; then clean up and refill. */
-  #exited(entry: Entry, exit: CliExit): void {
+  /** After an owned session's process exits: a failure if it was still waiting; then refill. */
+  async #closed(entry: Entry): Promise<void> {
     if (!this.#owned.delete(entry)) return; // Taken: its run cleans up.
     if (this.#idle.delete(entry)) {
       clearTimeout(entry.timer);
+      const exit = await entry.session.process.exited;
       const stderr = exit.stderr ? `: ${exit.stderr}` : "";
       this.#failure(entry.model, `exited while waiting (code ${exit.code})${stderr}`);
     }
-    entry.permit.release();
-    this.#track(entry.launched.workspace.remove());
     this.#schedule(0);
   }
 

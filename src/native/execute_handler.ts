@@ -1,18 +1,19 @@
 /**
  * `POST /execute`: the native endpoint. Runs one prompt with an agent (the
- * completion agent unless `agent` names another) and returns the CLI's result.
+ * completion agent unless `agent` names another) as a one-turn conversation
+ * and returns the answer with the run's usage.
  *
  * @module
  */
 import { z } from "zod";
 import type { Agent } from "../claude/agents.ts";
-import { parseBody } from "../openai/chat_request.ts";
+import type { Engine } from "../engine/engine.ts";
 import { HttpError } from "../http/http_error.ts";
 import { readJsonObject } from "../http/json_body.ts";
+import { parseBody } from "../http/validate.ts";
+import { trackRun } from "../openai/chat_handler.ts";
 import { type ModelPolicy, resolveModel } from "../openai/models.ts";
 import { contextOf } from "../ops/request_context.ts";
-import { collectResult } from "../engine/run_result.ts";
-import type { Runner } from "../engine/runner.ts";
 
 /** The `/execute` request body. */
 export const executeRequestSchema = z.object({
@@ -23,7 +24,7 @@ export const executeRequestSchema = z.object({
 
 /** What the execute handler needs. */
 export interface ExecuteHandlerOptions {
-  runner: Runner;
+  engine: Engine;
   models: ModelPolicy;
   agents: ReadonlyMap<string, Agent>;
   defaultAgent: Agent;
@@ -52,29 +53,45 @@ export function executeHandler(
         400,
         "unknown agent",
         `Agent "${body.agent!.slice(0, 100)}" does not exist; use one of: ${available.join(", ")}.`,
-        { fields: { available } },
+        { fields: { available, param: "agent" } },
       );
     }
     context.agent = agent.name;
     const signal = AbortSignal.any([request.signal, AbortSignal.timeout(options.requestTimeoutMs)]);
-    await using run = await options.runner.start(
-      { agent, model, output: "json" },
-      { text: body.prompt, images: [] },
+    const startedAt = performance.now();
+    const run = await options.engine.run(
+      {
+        instructions: [],
+        turns: [{ role: "user", content: [{ type: "text", text: body.prompt }] }],
+        tools: [],
+      },
+      {
+        agent,
+        model,
+        stop: [],
+        toolChoice: { type: "auto" },
+        parallelToolCalls: true,
+        keepAlive: false,
+      },
       signal,
     );
-    context.track(run);
-    const { result } = await collectResult(run);
-    context.usage = result.usage;
+    trackRun(request, run);
+    let result = "";
+    for await (const event of run.reply.events) {
+      if (event.type === "text") result += event.text;
+      if (event.type === "error") throw event.error;
+    }
+    const cli = run.reply.result;
     return Response.json({
-      result: result.result ?? "",
+      result,
       is_error: false,
       model,
       agent: agent.name,
-      usage: result.usage ?? null,
-      total_cost_usd: result.total_cost_usd ?? null,
-      duration_ms: result.duration_ms ?? null,
-      num_turns: result.num_turns ?? null,
-      session_id: result.session_id ?? null,
+      usage: cli?.usage ?? null,
+      total_cost_usd: cli?.total_cost_usd ?? null,
+      duration_ms: cli?.duration_ms ?? Math.round(performance.now() - startedAt),
+      num_turns: cli?.num_turns ?? null,
+      session_id: cli?.session_id ?? null,
     });
   };
 }

@@ -1,17 +1,16 @@
 /**
- * Builds OpenAI Chat Completions response objects: `chat.completion`,
- * `chat.completion.chunk`, usage and finish reasons, from what the CLI reports.
+ * OpenAI Chat Completions response objects — `chat.completion`,
+ * `chat.completion.chunk`, usage — and {@linkcode collectCompletion}, which
+ * folds a reply's events into one `chat.completion` for non-streaming
+ * requests (the streaming encoder reads the very same events).
  *
  * @module
  */
-import { HttpError } from "../http/http_error.ts";
-import type { CliResult, CliUsage } from "../claude/events.ts";
-
-/** OpenAI's finish reasons that the bridge can produce. */
-export type FinishReason = "stop" | "length" | "content_filter";
+import type { HttpError } from "../http/http_error.ts";
+import type { FinishReason, ReplyEvent, Usage } from "../engine/reply.ts";
 
 /** OpenAI's `usage` object. */
-export interface Usage {
+export interface ChatUsage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
@@ -35,96 +34,65 @@ export function newIdentity(model: string): CompletionIdentity {
 }
 
 /**
- * Maps Anthropic's stop reason to OpenAI's finish reason: `max_tokens` →
- * `length`, `refusal` → `content_filter`, everything else (`end_turn`,
- * `stop_sequence`, `tool_use` from a `--json-schema` run, none) → `stop`.
+ * A reply's usage in OpenAI's terms: prompt tokens include cache reads and
+ * cache writes; `cached_tokens` are the cache reads.
  */
-export function finishReason(stopReason: string | null | undefined): FinishReason {
-  switch (stopReason) {
-    case "max_tokens":
-      return "length";
-    case "refusal":
-      return "content_filter";
-    default:
-      return "stop";
-  }
-}
-
-/** Maps the CLI's usage to OpenAI's; cached input tokens count as prompt tokens. */
-export function toUsage(usage: CliUsage | undefined): Usage {
-  const cached = (usage?.cache_read_input_tokens ?? 0) + (usage?.cache_creation_input_tokens ?? 0);
-  const prompt = (usage?.input_tokens ?? 0) + cached;
-  const completion = usage?.output_tokens ?? 0;
+export function toUsage(usage: Usage): ChatUsage {
+  const prompt = usage.inputTokens + usage.cacheReadTokens + usage.cacheWriteTokens;
   return {
     prompt_tokens: prompt,
-    completion_tokens: completion,
-    total_tokens: prompt + completion,
-    prompt_tokens_details: { cached_tokens: usage?.cache_read_input_tokens ?? 0 },
+    completion_tokens: usage.outputTokens,
+    total_tokens: prompt + usage.outputTokens,
+    prompt_tokens_details: { cached_tokens: usage.cacheReadTokens },
   };
 }
 
-const INTERRUPTED = /^\[Request interrupted by user[^\]]*\]$/;
-
-/**
- * True when a result line reports a failure: `is_error`, an `error_*`
- * subtype, or the "[Request interrupted by user]" text of a stopped run, which
- * must never reach a client as an answer.
- */
-export function isFailedResult(result: CliResult): boolean {
-  return result.is_error === true || (result.subtype?.startsWith("error") ?? false) ||
-    INTERRUPTED.test(result.result?.trim() ?? "");
+/** The finish reason a client sees: the legacy functions API says `function_call`. */
+export function finishReasonFor(finish: FinishReason, legacyFunctions: boolean) {
+  return finish === "tool_calls" && legacyFunctions ? "function_call" : finish;
 }
 
-/**
- * The answer a successful result carries: with `structured`, its
- * `structured_output` as JSON text; otherwise its `result` text.
- *
- * @throws {HttpError} 502 when structured output was asked for but the model gave none.
- */
-export function resultAnswer(result: CliResult, structured: boolean): string {
-  if (!structured) return result.result ?? "";
-  if (result.structured_output === undefined) {
-    throw new HttpError(
-      502,
-      "no structured output",
-      "Claude answered without the JSON that response_format asked for; retry, or simplify the schema.",
-      { fields: { detail: (result.result ?? "").slice(0, 2000) } },
-    );
-  }
-  return JSON.stringify(result.structured_output);
+/** One tool call of a whole message. */
+export interface ToolCall {
+  id: string;
+  type: "function";
+  function: { name: string; arguments: string };
 }
 
 /** A whole `chat.completion`. */
 export function completion(
   identity: CompletionIdentity,
-  content: string,
+  message: { content: string | null; toolCalls: ToolCall[] },
   finish: FinishReason,
   usage: Usage,
+  legacyFunctions = false,
 ): Record<string, unknown> {
+  const calls = message.toolCalls;
+  const legacy = legacyFunctions && calls.length > 0;
   return {
     ...identity,
     object: "chat.completion",
     choices: [{
       index: 0,
-      message: { role: "assistant", content, refusal: null },
+      message: {
+        role: "assistant",
+        content: message.content,
+        refusal: null,
+        ...(calls.length > 0 && !legacy ? { tool_calls: calls } : {}),
+        ...(legacy ? { function_call: calls[0]!.function } : {}),
+      },
       logprobs: null,
-      finish_reason: finish,
+      finish_reason: finishReasonFor(finish, legacyFunctions),
     }],
-    usage,
+    usage: toUsage(usage),
   };
-}
-
-/** The delta of one streamed chunk. */
-export interface ChunkDelta {
-  role?: "assistant";
-  content?: string;
 }
 
 /** One `chat.completion.chunk` with a single choice. */
 export function chunk(
   identity: CompletionIdentity,
-  delta: ChunkDelta,
-  finish: FinishReason | null = null,
+  delta: Record<string, unknown>,
+  finish: string | null = null,
 ): Record<string, unknown> {
   return {
     ...identity,
@@ -152,5 +120,65 @@ export function contentChunkJson(identity: CompletionIdentity): (content: string
 
 /** The final usage chunk sent with `stream_options.include_usage`: no choices. */
 export function usageChunk(identity: CompletionIdentity, usage: Usage): Record<string, unknown> {
-  return { ...identity, object: "chat.completion.chunk", choices: [], usage };
+  return { ...identity, object: "chat.completion.chunk", choices: [], usage: toUsage(usage) };
+}
+
+/** The in-stream error event of a stream that already began. */
+export function streamError(error: HttpError): Record<string, unknown> {
+  return {
+    error: {
+      message: error.message,
+      type: error.toJSON().type,
+      code: error.code,
+      status: error.status,
+    },
+  };
+}
+
+/**
+ * Reads a reply's events to the end and folds them into one
+ * `chat.completion`.
+ *
+ * @throws {HttpError} the reply's failure, whenever it happens (nothing was sent yet).
+ */
+export async function collectCompletion(
+  events: ReadableStream<ReplyEvent>,
+  identity: CompletionIdentity,
+  legacyFunctions: boolean,
+): Promise<Record<string, unknown>> {
+  let text = "";
+  const calls: ToolCall[] = [];
+  for await (const event of events) {
+    switch (event.type) {
+      case "text":
+        text += event.text;
+        break;
+      case "tool_call":
+        calls[event.index] = {
+          id: event.id,
+          type: "function",
+          function: { name: event.name, arguments: "" },
+        };
+        break;
+      case "tool_arguments":
+        calls[event.index]!.function.arguments += event.delta;
+        break;
+      case "tool_call_done":
+        calls[event.index]!.function.arguments = event.arguments;
+        break;
+      case "error":
+        throw event.error;
+      case "end": {
+        const content = text === "" && calls.length > 0 ? null : text;
+        return completion(
+          identity,
+          { content, toolCalls: calls },
+          event.finish,
+          event.usage,
+          legacyFunctions,
+        );
+      }
+    }
+  }
+  throw new TypeError("the reply ended without an end event");
 }

@@ -134,6 +134,35 @@ export class BridgeMetrics {
   }
 
   /**
+   * Exposes the conversation engine: parked sessions by state, and requests
+   * served by path (live, warm, cold, resume, tool_results, tool_fallback).
+   */
+  watchEngine(
+    status: () => { idle: number; suspended: number; paths: Readonly<Record<string, number>> },
+  ): void {
+    this.gauge(
+      "bridge_live_sessions",
+      "CLI processes kept alive for their conversation's next request, by state: idle (waiting for a user message) or suspended (waiting for tool results).",
+      () => {
+        const { idle, suspended } = status();
+        return [[{ state: "idle" }, idle], [{ state: "suspended" }, suspended]];
+      },
+      ["state"],
+    );
+    this.registry.register(
+      new Counter(
+        "bridge_conversation_requests_total",
+        "Requests the engine served, by path: tool_results (a suspended turn continued), live (a live session's next turn), warm, cold, resume (history from a session file), tool_fallback (tool results resumed from history).",
+        ["path"],
+        () =>
+          Object.entries(status().paths).map((
+            [path, count],
+          ): [Labels, number] => [{ path }, count]),
+      ),
+    );
+  }
+
+  /**
    * Registers a gauge read at every scrape, e.g. the limiter's active and
    * queued runs or the warm pool's ready processes per model.
    */
@@ -150,6 +179,12 @@ export class BridgeMetrics {
 /** The route label: the path of a matched route, `other` for anything unmatched. */
 function routeLabel(path: string, status: number): string {
   return status === 404 ? "other" : path.slice(0, 64);
+}
+
+/** What the client asked, as text for a debug log (at most {@linkcode MAX_LOGGED_PROMPT} characters). */
+function promptText(prompt: unknown): string | undefined {
+  if (prompt === undefined) return undefined;
+  return (typeof prompt === "string" ? prompt : JSON.stringify(prompt)).slice(0, MAX_LOGGED_PROMPT);
 }
 
 /** Rounds milliseconds to 0.1 ms for the log. */
@@ -234,12 +269,11 @@ export class Observability {
       agent: context.agent,
       stream: context.stream,
       queue_wait_ms: ms(context.queueWaitMs),
-      warm: context.warm,
+      served: context.path,
       ttft_ms: ms(context.ttftMs),
-      exit_code: context.exitCode,
       client_closed: clientClosed || undefined,
       usage: context.usage,
-      prompt: this.logger.debugEnabled ? context.prompt?.slice(0, MAX_LOGGED_PROMPT) : undefined,
+      prompt: this.logger.debugEnabled ? promptText(context.prompt) : undefined,
     });
   }
 }

@@ -37,16 +37,14 @@ export class RequestContext {
   stream?: boolean;
   /** Milliseconds spent waiting for a run slot. */
   queueWaitMs?: number;
-  /** True when a warm pool process served the request. */
-  warm?: boolean;
+  /** How the engine served the request (`live`, `warm`, `cold`, `resume`, `tool_results`, `tool_fallback`). */
+  path?: string;
   /** Milliseconds from arrival to the first content chunk (streams). */
   ttftMs?: number;
-  /** The CLI child's exit code. */
-  exitCode?: number;
   /** Token usage reported by the CLI. */
   usage?: Usage;
-  /** The flattened prompt; logged only at `LOG_LEVEL=debug`. */
-  prompt?: string;
+  /** What the client asked (a prompt or a conversation); logged only at `LOG_LEVEL=debug`. */
+  prompt?: unknown;
   #pending: Promise<unknown>[] = [];
 
   /** @param id the request id; see {@linkcode requestIdOf}. */
@@ -66,13 +64,13 @@ export class RequestContext {
   }
 
   /**
-   * Follows a CLI run: notes its queue wait and whether it was warm, records
-   * its exit code when it exits, and makes the request's log line wait for that.
+   * Follows a run: notes how it was served and its queue wait, and makes the
+   * request's log line wait until `done` settles (the reply is over).
    */
-  track(run: { finished: Promise<{ code: number }>; queueWaitMs?: number; warm?: boolean }): void {
+  track(run: { done: Promise<unknown>; queueWaitMs?: number; path?: string }): void {
     this.queueWaitMs = run.queueWaitMs;
-    this.warm = run.warm;
-    this.#pending.push(run.finished.then((exit) => this.exitCode = exit.code, () => {}));
+    this.path = run.path;
+    this.#pending.push(run.done.catch(() => {}));
   }
 
   /** Resolves once every tracked run has exited. */

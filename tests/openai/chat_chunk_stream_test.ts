@@ -1,248 +1,226 @@
+/**
+ * ChatChunkStream: a reply's events as `chat.completion.chunk` server-sent
+ * events, decoded from the bytes it writes — the role chunk first, text
+ * chunks, tool calls exactly as OpenAI streams them (or legacy function_call
+ * deltas), the finish chunk, the optional usage chunk and `[DONE]`; an error
+ * ends the stream without `[DONE]`.
+ */
 import assert from "node:assert/strict";
+import { emptyUsage, type ReplyEvent, type Usage } from "../../src/engine/reply.ts";
+import { HttpError } from "../../src/http/http_error.ts";
 import {
   ChatChunkStream,
   type ChatChunkStreamOptions,
-  collectCompletion,
 } from "../../src/openai/chat_chunk_stream.ts";
-import type { CliExit } from "../../src/claude/process.ts";
-import { newIdentity } from "../../src/openai/completion.ts";
-import { HttpError } from "../../src/http/http_error.ts";
-import type { CliEvent, CliResult } from "../../src/claude/events.ts";
+import { toUsage } from "../../src/openai/completion.ts";
+import { sseData } from "../support/harness.ts";
 
-const EXIT: CliExit = { code: 0, signal: null, stderr: "" };
-const usage = {
-  input_tokens: 5,
-  output_tokens: 3,
-  cache_creation_input_tokens: 0,
-  cache_read_input_tokens: 2,
-};
-const text = (value: string): CliEvent => ({ type: "text", text: value });
-const result = (fields: Partial<CliResult> = {}): CliEvent => ({
-  type: "result",
-  result: {
-    type: "result",
-    is_error: false,
-    result: "",
-    stop_reason: "end_turn",
-    usage,
-    ...fields,
-  },
-});
+const identity = { id: "chatcmpl-test", created: 1_700_000_000, model: "sonnet" };
+const usage: Usage = { inputTokens: 7, outputTokens: 3, cacheReadTokens: 2, cacheWriteTokens: 1 };
 
 interface Chunk {
-  choices?: { delta: { role?: string; content?: string }; finish_reason: string | null }[];
-  usage?: { prompt_tokens: number; prompt_tokens_details: { cached_tokens: number } };
-  error?: { message: string; code: string; status: number };
+  id: string;
+  object: string;
+  created: number;
+  model: string;
+  choices: {
+    index: number;
+    delta: Record<string, unknown>;
+    logprobs: null;
+    finish_reason: string | null;
+  }[];
+  usage?: unknown;
 }
 
-/** Runs events through a ChatChunkStream; returns the data payloads and whether the source was cancelled. */
-async function run(
-  events: CliEvent[],
+/** Runs `events` through the encoder; returns the raw SSE text. */
+async function encode(
+  events: ReplyEvent[],
   options: Partial<ChatChunkStreamOptions> = {},
-): Promise<{ data: (Chunk | "[DONE]")[]; cancelled: boolean }> {
-  let cancelled = false;
-  const source = new ReadableStream<CliEvent>({
-    start(controller) {
-      for (const event of events) controller.enqueue(event);
-      controller.close();
-    },
-    cancel() {
-      cancelled = true;
-    },
-  });
-  const data: (Chunk | "[DONE]")[] = [];
-  const stream = source.pipeThrough(
-    new ChatChunkStream({
-      identity: newIdentity("sonnet"),
-      exited: Promise.resolve(EXIT),
-      ...options,
-    }),
+): Promise<string> {
+  const stream = ReadableStream.from(events).pipeThrough(
+    new ChatChunkStream({ identity, includeUsage: false, legacyFunctions: false, ...options }),
   );
-  for await (const message of stream) {
-    data.push(message.data === "[DONE]" ? "[DONE]" : JSON.parse(message.data ?? ""));
-  }
-  return { data, cancelled };
+  const decoder = new TextDecoder();
+  let text = "";
+  for await (const bytes of stream) text += decoder.decode(bytes, { stream: true });
+  return text + decoder.decode();
 }
 
-const contentOf = (data: (Chunk | "[DONE]")[]) =>
-  data.map((item) => item === "[DONE]" ? "" : item.choices?.[0]?.delta.content ?? "").join("");
-const finishOf = (data: (Chunk | "[DONE]")[]) =>
-  data.flatMap((item) =>
-    item === "[DONE]" ? [] : (item.choices ?? []).map((choice) => choice.finish_reason)
-  )
-    .filter((reason) => reason !== null);
+/** The decoded `data:` payloads. */
+async function payloads(
+  events: ReplyEvent[],
+  options: Partial<ChatChunkStreamOptions> = {},
+): Promise<unknown[]> {
+  return sseData(await encode(events, options));
+}
 
-Deno.test("deltas become chunks: role first, then content, finish, [DONE]", async () => {
-  const { data } = await run([
-    text("Hel"),
-    text("lo"),
-    { type: "stop", reason: "end_turn" },
-    result({ result: "Hello" }),
+/** The deltas of the chunks (and their finish reasons) in order. */
+function deltas(data: unknown[]): [Record<string, unknown>, string | null][] {
+  return data.filter((item): item is Chunk => typeof item === "object" && "choices" in item!)
+    .filter((item) => item.choices.length > 0)
+    .map((item) => [item.choices[0]!.delta, item.choices[0]!.finish_reason]);
+}
+
+Deno.test("every event is one `data:` line and a blank line; the stream ends with [DONE]", async () => {
+  const text = await encode([{ type: "text", text: "a\nb" }, {
+    type: "end",
+    finish: "stop",
+    usage,
+  }]);
+  const events = text.split("\n\n");
+  assert.equal(events.pop(), "", "the last event is terminated");
+  for (const event of events) assert.match(event, /^data: [^\n]+$/);
+  assert.equal(events.at(-1), "data: [DONE]");
+});
+
+Deno.test("role first, then one chunk per text delta, then finish stop and [DONE]", async () => {
+  const data = await payloads([
+    { type: "text", text: "Hel" },
+    { type: "text", text: 'lo "world"' },
+    { type: "end", finish: "stop", usage },
   ]);
-  assert.equal((data[0] as Chunk).choices?.[0]?.delta.role, "assistant");
-  assert.equal(contentOf(data), "Hello");
-  assert.deepEqual(finishOf(data), ["stop"]);
   assert.equal(data.at(-1), "[DONE]");
-  assert.ok(data.every((item) => item === "[DONE]" || item.usage === undefined));
-});
-
-Deno.test("include_usage adds a choices-less usage chunk just before [DONE]", async () => {
-  const { data } = await run([text("a"), result({ result: "a" })], { includeUsage: true });
-  const last = data.at(-2) as Chunk;
-  assert.deepEqual(last.choices, []);
-  assert.equal(last.usage?.prompt_tokens, 7);
-  assert.equal(last.usage?.prompt_tokens_details.cached_tokens, 2);
-});
-
-Deno.test("a stop sequence spanning deltas ends the stream there and cancels the CLI output", async () => {
-  const { data, cancelled } = await run(
-    [text("one ST"), text("OP two"), text(" three"), result({ result: "one STOP two three" })],
-    { stop: ["STOP"] },
-  );
-  assert.equal(contentOf(data), "one ");
-  assert.deepEqual(finishOf(data), ["stop"]);
-  assert.equal(data.at(-1), "[DONE]");
-  assert.equal(cancelled, true);
-});
-
-Deno.test("a max_tokens stop ends the stream with length before the CLI continues", async () => {
-  const { data, cancelled } = await run(
-    [text("cut"), { type: "stop", reason: "max_tokens", usage }, text("continuation"), result()],
-    { includeUsage: true },
-  );
-  assert.equal(contentOf(data), "cut");
-  assert.deepEqual(finishOf(data), ["length"]);
-  assert.equal((data.at(-2) as Chunk).usage?.prompt_tokens, 7);
-  assert.equal(cancelled, true);
-});
-
-Deno.test("a cut before the result reports the usage the message started with", async () => {
-  const { data } = await run([{ type: "start", usage }, text("a.b"), result()], {
-    stop: ["."],
-    includeUsage: true,
-  });
-  assert.equal(contentOf(data), "a");
-  assert.equal((data.at(-2) as Chunk).usage?.prompt_tokens, 7);
-});
-
-Deno.test("a result without deltas still delivers its text, cut at a stop sequence", async () => {
-  const { data } = await run([result({ result: "alpha|beta" })], { stop: ["|"] });
-  assert.equal(contentOf(data), "alpha");
-});
-
-Deno.test("structured output replaces the text deltas", async () => {
-  const { data } = await run(
-    [
-      text("Sure, here it is."),
-      result({ result: '{"a":1}', structured_output: { a: 1 }, stop_reason: "tool_use" }),
-    ],
-    { structured: true },
-  );
-  assert.equal(contentOf(data), '{"a":1}');
-  assert.deepEqual(finishOf(data), ["stop"]);
-});
-
-Deno.test("a failure before any content errors the stream with the HttpError", async () => {
-  await assert.rejects(
-    run([result({ is_error: true, api_error_status: 402, result: "Credit balance is too low" })]),
-    (error: unknown) =>
-      error instanceof HttpError && error.status === 402 &&
-      error.message === "Credit balance is too low",
-  );
-});
-
-Deno.test("an interrupted run is an error, not content, even after content started", async () => {
-  const { data } = await run([
-    text("a"),
-    result({ is_error: true, subtype: "error_during_execution", result: undefined }),
+  const chunks = data.slice(0, -1) as Chunk[];
+  for (const each of chunks) {
+    assert.equal(each.id, identity.id);
+    assert.equal(each.created, identity.created);
+    assert.equal(each.model, identity.model);
+    assert.equal(each.object, "chat.completion.chunk");
+    assert.equal(each.choices[0]!.index, 0);
+    assert.equal(each.choices[0]!.logprobs, null);
+    assert.equal("usage" in each, false);
+  }
+  assert.deepEqual(deltas(data), [
+    [{ role: "assistant", content: "" }, null],
+    [{ content: "Hel" }, null],
+    [{ content: 'lo "world"' }, null],
+    [{}, "stop"],
   ]);
-  assert.equal(contentOf(data), "a");
-  const last = data.at(-1) as Chunk;
-  assert.ok(last.error);
-  assert.ok(!JSON.stringify(data).includes("[Request interrupted"));
-  const quiet = await run([text("b"), result({ result: "[Request interrupted by user]" })]);
-  assert.ok((quiet.data.at(-1) as Chunk).error);
 });
 
-Deno.test("failFast errors the stream even after content, and collectCompletion folds a stream", async () => {
-  const failing = new ReadableStream<CliEvent>({
-    start(controller) {
-      controller.enqueue(text("a"));
-      controller.enqueue(
-        result({ is_error: true, api_error_status: 400, result: "Prompt is too long" }),
-      );
-      controller.close();
-    },
-  }).pipeThrough(
-    new ChatChunkStream({
-      identity: newIdentity("haiku"),
-      exited: Promise.resolve(EXIT),
-      failFast: true,
+Deno.test("the finish reason of the end passes through", async () => {
+  for (const finish of ["length", "content_filter", "tool_calls"] as const) {
+    const data = await payloads([{ type: "end", finish, usage }]);
+    assert.deepEqual(deltas(data).at(-1), [{}, finish]);
+  }
+});
+
+Deno.test("tool calls stream exactly as OpenAI's: id, type and name first, then argument fragments", async () => {
+  const data = await payloads([
+    { type: "text", text: "Checking." },
+    { type: "tool_call", index: 0, id: "call_1", name: "get_weather" },
+    { type: "tool_arguments", index: 0, delta: '{"city":' },
+    { type: "tool_arguments", index: 0, delta: '"Paris"}' },
+    { type: "tool_call_done", index: 0, arguments: '{"city":"Paris"}' },
+    { type: "tool_call", index: 1, id: "call_2", name: "now" },
+    { type: "tool_call_done", index: 1, arguments: "" },
+    { type: "end", finish: "tool_calls", usage },
+  ]);
+  assert.deepEqual(deltas(data), [
+    [{ role: "assistant", content: "" }, null],
+    [{ content: "Checking." }, null],
+    [{
+      tool_calls: [{
+        index: 0,
+        id: "call_1",
+        type: "function",
+        function: { name: "get_weather", arguments: "" },
+      }],
+    }, null],
+    [{ tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] }, null],
+    [{ tool_calls: [{ index: 0, function: { arguments: '"Paris"}' } }] }, null],
+    [{
+      tool_calls: [{
+        index: 1,
+        id: "call_2",
+        type: "function",
+        function: { name: "now", arguments: "" },
+      }],
+    }, null],
+    [{}, "tool_calls"],
+  ]);
+  assert.equal(data.at(-1), "[DONE]");
+});
+
+Deno.test("the legacy functions API gets function_call deltas for the first call only", async () => {
+  const data = await payloads([
+    { type: "tool_call", index: 0, id: "call_1", name: "get_weather" },
+    { type: "tool_arguments", index: 0, delta: '{"city":' },
+    { type: "tool_arguments", index: 0, delta: '"Paris"}' },
+    { type: "tool_call_done", index: 0, arguments: '{"city":"Paris"}' },
+    { type: "tool_call", index: 1, id: "call_2", name: "other" },
+    { type: "tool_arguments", index: 1, delta: "{}" },
+    { type: "end", finish: "tool_calls", usage },
+  ], { legacyFunctions: true });
+  assert.deepEqual(deltas(data), [
+    [{ role: "assistant", content: "" }, null],
+    [{ function_call: { name: "get_weather", arguments: "" } }, null],
+    [{ function_call: { arguments: '{"city":' } }, null],
+    [{ function_call: { arguments: '"Paris"}' } }, null],
+    [{}, "function_call"],
+  ]);
+});
+
+Deno.test("with include_usage a usage chunk without choices comes before [DONE]", async () => {
+  const data = await payloads(
+    [{ type: "text", text: "x" }, { type: "end", finish: "stop", usage }],
+    {
       includeUsage: true,
-    }),
+    },
   );
-  await assert.rejects(
-    collectCompletion(failing),
-    (error: unknown) => error instanceof HttpError && error.status === 400,
-  );
-  const fine = ReadableStream.from<CliEvent>([text("x"), text("y"), result({ result: "xy" })])
-    .pipeThrough(
-      new ChatChunkStream({
-        identity: newIdentity("haiku"),
-        exited: Promise.resolve(EXIT),
-        failFast: true,
-        includeUsage: true,
-      }),
-    );
-  const body = await collectCompletion(fine) as {
-    model: string;
-    choices: { message: { content: string }; finish_reason: string }[];
-    usage: { total_tokens: number };
-  };
-  assert.equal(body.model, "haiku");
-  assert.equal(body.choices[0]?.message.content, "xy");
-  assert.equal(body.choices[0]?.finish_reason, "stop");
-  assert.equal(body.usage.total_tokens, 10);
-});
-
-Deno.test("output that ends without a result is an error", async () => {
-  await assert.rejects(
-    run([]),
-    (error: unknown) => error instanceof HttpError && error.status === 503,
-  );
-});
-
-const start = (id: string): CliEvent => ({ type: "start", id, usage });
-const message = (id: string, value: string): CliEvent => ({ type: "message", id, text: value });
-
-Deno.test("a streamed message's whole-message line is not relayed twice", async () => {
-  const { data } = await run([
-    start("m1"),
-    text("Hi"),
-    message("m1", "Hi"),
-    result({ result: "Hi" }),
-  ]);
-  assert.equal(contentOf(data), "Hi");
   assert.equal(data.at(-1), "[DONE]");
+  assert.deepEqual(data.at(-2), {
+    ...identity,
+    object: "chat.completion.chunk",
+    choices: [],
+    usage: toUsage(usage),
+  });
+  assert.deepEqual(deltas(data).at(-1), [{}, "stop"]);
 });
 
-Deno.test("a message that never streamed is relayed when nothing was sent yet", async () => {
-  const { data } = await run([message("m2", "Fetched whole"), result({ result: "Fetched whole" })]);
-  assert.equal(contentOf(data), "Fetched whole");
-  assert.equal(data.at(-1), "[DONE]");
+Deno.test("without include_usage no chunk carries usage", async () => {
+  const data = await payloads([{ type: "end", finish: "stop", usage: emptyUsage() }]);
+  assert.ok(data.every((item) => typeof item === "string" || !("usage" in (item as object))));
 });
 
-Deno.test("a stream that broke off and was answered anew ends with an error, not a wrong answer", async () => {
-  const { data } = await run([
-    start("m1"),
-    text("Half an"),
-    message("m2", "A different answer"),
-    result({ result: "A different answer" }),
+Deno.test("an error after the stream began is one error event, and no [DONE]", async () => {
+  const error = new HttpError(
+    502,
+    "upstream error",
+    "Claude's API failed with 500; retry shortly.",
+  );
+  const data = await payloads([{ type: "text", text: "partial" }, { type: "error", error }]);
+  assert.deepEqual(data, [
+    {
+      ...identity,
+      object: "chat.completion.chunk",
+      choices: [{
+        index: 0,
+        delta: { role: "assistant", content: "" },
+        logprobs: null,
+        finish_reason: null,
+      }],
+    },
+    {
+      ...identity,
+      object: "chat.completion.chunk",
+      choices: [{ index: 0, delta: { content: "partial" }, logprobs: null, finish_reason: null }],
+    },
+    {
+      error: {
+        message: "Claude's API failed with 500; retry shortly.",
+        type: "server_error",
+        code: "upstream error",
+        status: 502,
+      },
+    },
   ]);
-  assert.equal(contentOf(data), "Half an");
-  const last = data.at(-1);
-  assert.ok(last !== "[DONE]" && last?.error);
-  assert.equal(last.error.code, "upstream stream interrupted");
-  assert.equal(last.error.status, 502);
-  assert.ok(!data.includes("[DONE]"));
+});
+
+Deno.test("an error as the first event sends no role chunk", async () => {
+  const error = new HttpError(429, "rate limited", "Slow down.");
+  const data = await payloads([{ type: "error", error }]);
+  assert.deepEqual(data, [{
+    error: { message: "Slow down.", type: "rate_limit_error", code: "rate limited", status: 429 },
+  }]);
 });

@@ -1,43 +1,46 @@
+/**
+ * Chat Completions response objects: usage in OpenAI's terms, whole
+ * completions (with tool calls, or a legacy function_call), chunks and the
+ * per-token content writer, and folding a reply's events into one
+ * completion for non-streaming requests.
+ */
 import assert from "node:assert/strict";
+import { HttpError } from "../../src/http/http_error.ts";
+import { emptyUsage, type ReplyEvent, type Usage } from "../../src/engine/reply.ts";
 import {
   chunk,
+  collectCompletion,
   completion,
   contentChunkJson,
-  finishReason,
-  isFailedResult,
+  finishReasonFor,
   newIdentity,
-  resultAnswer,
+  streamError,
+  type ToolCall,
   toUsage,
   usageChunk,
 } from "../../src/openai/completion.ts";
-import { HttpError } from "../../src/http/http_error.ts";
 
-Deno.test("stop reasons map to OpenAI finish reasons", () => {
-  assert.equal(finishReason("end_turn"), "stop");
-  assert.equal(finishReason("stop_sequence"), "stop");
-  assert.equal(finishReason("tool_use"), "stop");
-  assert.equal(finishReason(null), "stop");
-  assert.equal(finishReason("max_tokens"), "length");
-  assert.equal(finishReason("refusal"), "content_filter");
+const identity = { id: "chatcmpl-test", created: 1_700_000_000, model: "sonnet" };
+const usage: Usage = {
+  inputTokens: 100,
+  outputTokens: 20,
+  cacheReadTokens: 40,
+  cacheWriteTokens: 30,
+};
+const call = (id: string, name: string, args: string): ToolCall => ({
+  id,
+  type: "function",
+  function: { name, arguments: args },
 });
 
 Deno.test("usage counts cache reads and writes as prompt tokens, reads as cached", () => {
-  // The numbers of the real CLI's result in the facts: 100 input, 30 written, 40 read, 20 out.
-  assert.deepEqual(
-    toUsage({
-      input_tokens: 100,
-      cache_creation_input_tokens: 30,
-      cache_read_input_tokens: 40,
-      output_tokens: 20,
-    }),
-    {
-      prompt_tokens: 170,
-      completion_tokens: 20,
-      total_tokens: 190,
-      prompt_tokens_details: { cached_tokens: 40 },
-    },
-  );
-  assert.deepEqual(toUsage(undefined), {
+  assert.deepEqual(toUsage(usage), {
+    prompt_tokens: 170,
+    completion_tokens: 20,
+    total_tokens: 190,
+    prompt_tokens_details: { cached_tokens: 40 },
+  });
+  assert.deepEqual(toUsage(emptyUsage()), {
     prompt_tokens: 0,
     completion_tokens: 0,
     total_tokens: 0,
@@ -45,16 +48,17 @@ Deno.test("usage counts cache reads and writes as prompt tokens, reads as cached
   });
 });
 
-Deno.test("a chat.completion and a usage chunk have OpenAI's shape", () => {
-  const identity = newIdentity("sonnet");
-  assert.match(identity.id, /^chatcmpl-[0-9a-f]{32}$/);
-  const usage = toUsage({
-    input_tokens: 1,
-    output_tokens: 2,
-    cache_creation_input_tokens: 0,
-    cache_read_input_tokens: 0,
-  });
-  assert.deepEqual(completion(identity, "hi", "stop", usage), {
+Deno.test("a new identity is chatcmpl-<32 hex>, created in whole seconds", () => {
+  const before = Math.floor(Date.now() / 1000);
+  const fresh = newIdentity("haiku");
+  assert.match(fresh.id, /^chatcmpl-[0-9a-f]{32}$/);
+  assert.equal(fresh.model, "haiku");
+  assert.ok(Number.isInteger(fresh.created) && fresh.created >= before);
+  assert.notEqual(newIdentity("haiku").id, fresh.id);
+});
+
+Deno.test("a text completion has OpenAI's shape", () => {
+  assert.deepEqual(completion(identity, { content: "hi", toolCalls: [] }, "stop", usage), {
     ...identity,
     object: "chat.completion",
     choices: [{
@@ -63,13 +67,67 @@ Deno.test("a chat.completion and a usage chunk have OpenAI's shape", () => {
       logprobs: null,
       finish_reason: "stop",
     }],
-    usage,
+    usage: toUsage(usage),
+  });
+});
+
+Deno.test("a completion with tool calls lists them, content null", () => {
+  const calls = [call("call_1", "get_weather", '{"city":"Paris"}'), call("call_2", "now", "{}")];
+  const body = completion(identity, { content: null, toolCalls: calls }, "tool_calls", usage);
+  assert.deepEqual((body.choices as unknown[])[0], {
+    index: 0,
+    message: { role: "assistant", content: null, refusal: null, tool_calls: calls },
+    logprobs: null,
+    finish_reason: "tool_calls",
+  });
+});
+
+Deno.test("the legacy functions API gets function_call and finish reason function_call", () => {
+  const calls = [call("call_1", "get_weather", '{"city":"Paris"}')];
+  const body = completion(identity, { content: null, toolCalls: calls }, "tool_calls", usage, true);
+  assert.deepEqual((body.choices as unknown[])[0], {
+    index: 0,
+    message: {
+      role: "assistant",
+      content: null,
+      refusal: null,
+      function_call: { name: "get_weather", arguments: '{"city":"Paris"}' },
+    },
+    logprobs: null,
+    finish_reason: "function_call",
+  });
+  const plain = completion(identity, { content: "hi", toolCalls: [] }, "stop", usage, true);
+  assert.deepEqual((plain.choices as { message: unknown }[])[0]!.message, {
+    role: "assistant",
+    content: "hi",
+    refusal: null,
+  });
+});
+
+Deno.test("finishReasonFor says function_call only for the legacy API's tool calls", () => {
+  assert.equal(finishReasonFor("tool_calls", true), "function_call");
+  assert.equal(finishReasonFor("tool_calls", false), "tool_calls");
+  for (const finish of ["stop", "length", "content_filter"] as const) {
+    assert.equal(finishReasonFor(finish, true), finish);
+  }
+});
+
+Deno.test("a chunk and a usage chunk have OpenAI's shape", () => {
+  assert.deepEqual(chunk(identity, { content: "x" }), {
+    ...identity,
+    object: "chat.completion.chunk",
+    choices: [{ index: 0, delta: { content: "x" }, logprobs: null, finish_reason: null }],
+  });
+  assert.deepEqual(chunk(identity, {}, "length"), {
+    ...identity,
+    object: "chat.completion.chunk",
+    choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: "length" }],
   });
   assert.deepEqual(usageChunk(identity, usage), {
     ...identity,
     object: "chat.completion.chunk",
     choices: [],
-    usage,
+    usage: toUsage(usage),
   });
 });
 
@@ -89,41 +147,109 @@ Deno.test("the content-chunk writer gives exactly the JSON of the whole chunk ob
     "\ud800 lone",
     "\u2028\u0000",
   ];
-  for (const identity of identities) {
-    const json = contentChunkJson(identity);
+  for (const each of identities) {
+    const json = contentChunkJson(each);
     for (const text of texts) {
-      assert.equal(json(text), JSON.stringify(chunk(identity, { content: text })));
+      assert.equal(json(text), JSON.stringify(chunk(each, { content: text })));
     }
   }
 });
 
-Deno.test("errors, error subtypes and interrupted runs are failures, never answers", () => {
-  assert.equal(isFailedResult({ type: "result", is_error: false, result: "fine" }), false);
-  assert.equal(isFailedResult({ type: "result", is_error: true, subtype: "success" }), true);
-  assert.equal(isFailedResult({ type: "result", subtype: "error_during_execution" }), true);
-  assert.equal(
-    isFailedResult({ type: "result", is_error: false, result: "[Request interrupted by user]" }),
-    true,
+Deno.test("an in-stream error carries message, type, code and status", () => {
+  const error = new HttpError(429, "rate limited", "Slow down.");
+  assert.deepEqual(streamError(error), {
+    error: { message: "Slow down.", type: "rate_limit_error", code: "rate limited", status: 429 },
+  });
+});
+
+/** A reply's events as a stream. */
+const events = (list: ReplyEvent[]) => ReadableStream.from(list);
+
+Deno.test("collectCompletion folds text events into one message", async () => {
+  const body = await collectCompletion(
+    events([
+      { type: "text", text: "Hel" },
+      { type: "text", text: "lo" },
+      { type: "end", finish: "length", usage },
+    ]),
+    identity,
+    false,
   );
-  assert.equal(
-    isFailedResult({ type: "result", result: "[Request interrupted by user for tool use]" }),
-    true,
+  assert.deepEqual(
+    body,
+    completion(identity, { content: "Hello", toolCalls: [] }, "length", usage),
   );
 });
 
-Deno.test("a structured answer is the structured output as JSON text", () => {
-  const result = {
-    type: "result" as const,
-    result: '{"name":"Bob"}',
-    structured_output: { name: "Bob" },
-  };
-  assert.equal(resultAnswer(result, true), '{"name":"Bob"}');
-  assert.equal(resultAnswer({ type: "result", result: "plain" }, false), "plain");
+Deno.test("collectCompletion gathers tool calls by index, with their whole arguments", async () => {
+  const body = await collectCompletion(
+    events([
+      { type: "text", text: "Checking." },
+      { type: "tool_call", index: 0, id: "call_1", name: "get_weather" },
+      { type: "tool_arguments", index: 0, delta: '{"ci' },
+      { type: "tool_call", index: 1, id: "call_2", name: "now" },
+      { type: "tool_arguments", index: 0, delta: 'ty":"Paris"}' },
+      { type: "tool_call_done", index: 0, arguments: '{"city":"Paris"}' },
+      { type: "tool_call_done", index: 1, arguments: "" },
+      { type: "end", finish: "tool_calls", usage },
+    ]),
+    identity,
+    false,
+  );
+  assert.deepEqual(
+    body,
+    completion(
+      identity,
+      {
+        content: "Checking.",
+        toolCalls: [call("call_1", "get_weather", '{"city":"Paris"}'), call("call_2", "now", "")],
+      },
+      "tool_calls",
+      usage,
+    ),
+  );
 });
 
-Deno.test("a structured request answered without structured output is a 502", () => {
-  assert.throws(
-    () => resultAnswer({ type: "result", result: "Sorry, here is prose." }, true),
-    (error: unknown) => error instanceof HttpError && error.status === 502,
+Deno.test("collectCompletion: tool calls without text have content null; the legacy API a function_call", async () => {
+  const list: ReplyEvent[] = [
+    { type: "tool_call", index: 0, id: "call_1", name: "f" },
+    { type: "tool_call_done", index: 0, arguments: "{}" },
+    { type: "end", finish: "tool_calls", usage },
+  ];
+  const body = await collectCompletion(events(list), identity, false);
+  const message = (body.choices as { message: Record<string, unknown> }[])[0]!.message;
+  assert.equal(message.content, null);
+  const legacy = await collectCompletion(events(list), identity, true);
+  const choice =
+    (legacy.choices as { message: Record<string, unknown>; finish_reason: string }[])[0]!;
+  assert.deepEqual(choice.message.function_call, { name: "f", arguments: "{}" });
+  assert.equal(choice.finish_reason, "function_call");
+});
+
+Deno.test("collectCompletion: an empty answer is an empty string, not null", async () => {
+  const body = await collectCompletion(
+    events([{ type: "end", finish: "stop", usage }]),
+    identity,
+    false,
+  );
+  assert.equal((body.choices as { message: { content: unknown } }[])[0]!.message.content, "");
+});
+
+Deno.test("collectCompletion throws the reply's error, even after text", async () => {
+  const error = new HttpError(503, "execution failed", "The CLI failed.");
+  await assert.rejects(
+    collectCompletion(
+      events([{ type: "text", text: "partial" }, { type: "error", error }]),
+      identity,
+      false,
+    ),
+    (thrown) => thrown === error,
+  );
+});
+
+Deno.test("collectCompletion refuses a stream that ends without an end event", async () => {
+  await assert.rejects(
+    collectCompletion(events([{ type: "text", text: "x" }]), identity, false),
+    TypeError,
   );
 });

@@ -1,0 +1,168 @@
+/**
+ * The stdin half of the CLI's stream-json protocol: user messages, and the
+ * control requests the bridge makes (`get_binary_version` as a readiness
+ * probe, `initialize` with the run's system prompt, output schema, in-process
+ * MCP server and PreToolUse hook, and per-turn settings), and the bridge's
+ * answers to the CLI's own control requests (MCP messages, hook callbacks).
+ *
+ * Every function returns one line, newline included, ready to write.
+ * Measured with CLI 2.1.197: `initialize` counts only once per process;
+ * `apply_flag_settings` and `set_max_thinking_tokens` apply to the next turn;
+ * lines are processed in order, so a turn's settings can be written together
+ * with its user message.
+ *
+ * @module
+ */
+import type { Block } from "../conversation/model.ts";
+import type { ToolNames } from "./tool_names.ts";
+import { MCP_SERVER } from "./tool_names.ts";
+
+/** The PreToolUse hook callback id the bridge registers in `initialize`. */
+export const GUARD_HOOK = "guard";
+
+function line(value: unknown): string {
+  return JSON.stringify(value) + "\n";
+}
+
+/** A control request line. */
+export function controlRequest(requestId: string, request: Record<string, unknown>): string {
+  return line({ type: "control_request", request_id: requestId, request });
+}
+
+/** A successful answer to one of the CLI's control requests. */
+export function controlSuccess(requestId: string, response: unknown): string {
+  return line({
+    type: "control_response",
+    response: { subtype: "success", request_id: requestId, response },
+  });
+}
+
+/** A refusal of one of the CLI's control requests. */
+export function controlError(requestId: string, error: string): string {
+  return line({
+    type: "control_response",
+    response: { subtype: "error", request_id: requestId, error },
+  });
+}
+
+/** What `initialize` fixes for the rest of a process's life. */
+export interface InitializeOptions {
+  /** The whole system prompt (agent's and client's). */
+  systemPrompt?: string;
+  /** A JSON Schema the final answer must satisfy (the CLI's StructuredOutput tool). */
+  jsonSchema?: Record<string, unknown>;
+  /** Serve the client's tools through the in-process MCP server. */
+  clientTools: boolean;
+  /** Register the PreToolUse hook that confines file tools. */
+  guard: boolean;
+}
+
+/** The `initialize` request. */
+export function initializeRequest(requestId: string, options: InitializeOptions): string {
+  return controlRequest(requestId, {
+    subtype: "initialize",
+    ...(options.systemPrompt === undefined ? {} : { systemPrompt: options.systemPrompt }),
+    ...(options.jsonSchema === undefined ? {} : { jsonSchema: options.jsonSchema }),
+    ...(options.clientTools ? { sdkMcpServers: [MCP_SERVER] } : {}),
+    ...(options.guard
+      ? { hooks: { PreToolUse: [{ matcher: "*", hookCallbackIds: [GUARD_HOOK] }] } }
+      : {}),
+  });
+}
+
+/** Effort levels the CLI accepts (`output_config.effort`). */
+export type Effort = "low" | "medium" | "high" | "xhigh" | "max";
+
+/** Settings of one turn; each unset field returns to the CLI's default. */
+export interface TurnSettings {
+  /** `max_tokens` of the turn's API calls. */
+  maxOutputTokens?: number;
+  /** Fields merged into every API request body of the turn (e.g. `tool_choice`). */
+  extraBody?: Record<string, unknown>;
+  effort?: Effort;
+  /** False turns extended thinking off for the turn. */
+  thinking: boolean;
+}
+
+/** The two requests that set a turn's settings. */
+export function settingsRequests(ids: [string, string], settings: TurnSettings): string {
+  const env = {
+    CLAUDE_CODE_MAX_OUTPUT_TOKENS: settings.maxOutputTokens === undefined
+      ? null
+      : String(settings.maxOutputTokens),
+    CLAUDE_CODE_EXTRA_BODY: settings.extraBody === undefined
+      ? null
+      : JSON.stringify(settings.extraBody),
+  };
+  return controlRequest(ids[0], {
+    subtype: "apply_flag_settings",
+    settings: { env, effortLevel: settings.effort ?? null },
+  }) +
+    controlRequest(ids[1], {
+      subtype: "set_max_thinking_tokens",
+      max_thinking_tokens: settings.thinking ? null : 0,
+    });
+}
+
+/** The readiness probe: answered by a started CLI without initializing it. */
+export function versionRequest(requestId: string): string {
+  return controlRequest(requestId, { subtype: "get_binary_version" });
+}
+
+/** A block in the Messages API's shape, with client tool names as the model sees them. */
+export function apiBlock(block: Block, names: ToolNames): Record<string, unknown> {
+  switch (block.type) {
+    case "text":
+      return { type: "text", text: block.text };
+    case "image":
+      return {
+        type: "image",
+        source: { type: "base64", media_type: block.mediaType, data: block.data },
+      };
+    case "tool_use":
+      return {
+        type: "tool_use",
+        id: block.id,
+        name: names.apiName(block.name),
+        input: block.input,
+      };
+    case "tool_result":
+      // The shape (and key order) the CLI itself records for an MCP tool result,
+      // so a rebuilt history reads the same bytes (and prompt cache) as a live one.
+      return {
+        tool_use_id: block.toolUseId,
+        type: "tool_result",
+        content: [{ type: "text", text: block.content }],
+        ...(block.isError ? { is_error: true } : {}),
+      };
+  }
+}
+
+/** A user message line. */
+export function userMessage(blocks: readonly Block[], names: ToolNames): string {
+  return line({
+    type: "user",
+    message: { role: "user", content: blocks.map((block) => apiBlock(block, names)) },
+  });
+}
+
+/** The answer to an MCP `tools/call` with the client's result. */
+export function mcpToolResult(
+  rpcId: unknown,
+  result: { content: string; isError?: boolean } | { extra: Block[]; content: string },
+): Record<string, unknown> {
+  const blocks = [{ type: "text", text: result.content }];
+  if ("extra" in result) {
+    for (const block of result.extra) {
+      if (block.type === "text") blocks.push({ type: "text", text: block.text });
+    }
+  }
+  return {
+    jsonrpc: "2.0",
+    id: rpcId,
+    result: {
+      content: blocks,
+      ...("isError" in result && result.isError ? { isError: true } : {}),
+    },
+  };
+}
