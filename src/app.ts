@@ -8,6 +8,8 @@
 import type { Agent } from "./claude/agents.ts";
 import { BearerAuth } from "./http/auth.ts";
 import { chatHandler } from "./openai/chat_handler.ts";
+import { responsesHandler, withResponsesErrors } from "./openai/responses_handler.ts";
+import { ResponsesStore } from "./openai/responses_store.ts";
 import type { Config } from "./config.ts";
 import { executeHandler } from "./native/execute_handler.ts";
 import { modelHandlers } from "./openai/models.ts";
@@ -19,6 +21,7 @@ import { CliProbe, Readiness } from "./ops/readiness.ts";
 import { contextOf } from "./ops/request_context.ts";
 import { type Handler, route, router } from "./http/router.ts";
 import { checkToolUse } from "./claude/confinement.ts";
+import { childProcessCounts } from "./claude/process.ts";
 import { ProcessGroupReaper } from "./claude/reaper.ts";
 import { Engine } from "./engine/engine.ts";
 import { Limiter } from "./engine/limiter.ts";
@@ -119,6 +122,7 @@ export function createApp(
     observability.metrics.watchPool(() => pool.status());
   }
   readiness.add("sessions", () => ({ ...engine.status() }));
+  observability.metrics.watchProcesses(() => childProcessCounts);
   observability.metrics.watchLimiter(limiter);
   observability.metrics.watchEngine(() => ({ ...engine.status(), paths: engine.paths }));
   const models = { models: config.models, defaultModel: config.defaultModel };
@@ -161,6 +165,23 @@ export function createApp(
     ),
     route(
       "POST",
+      "/v1/responses",
+      withResponsesErrors(
+        authed(responsesHandler({
+          ...common,
+          streamAgent,
+          completionAgent,
+          store: new ResponsesStore({
+            maxEntries: config.responsesStoreMax,
+            ttlMs: config.responsesStoreTtlMs,
+          }),
+          logger,
+        })),
+        logger,
+      ),
+    ),
+    route(
+      "POST",
       "/execute",
       authed(executeHandler({ ...common, agents, defaultAgent: completionAgent })),
     ),
@@ -169,7 +190,10 @@ export function createApp(
     try {
       return await handle(request);
     } catch (error) {
-      if (error instanceof HttpError) return error.toResponse();
+      if (error instanceof HttpError) {
+        contextOf(request).failed(error);
+        return error.toResponse();
+      }
       logger.error("unexpected error", { request_id: contextOf(request).id, error });
       return new HttpError(500, "internal error", "The bridge failed unexpectedly; see its log.")
         .toResponse();

@@ -52,7 +52,10 @@ export const configSchema = z.object({
     "Interface to listen on; `0.0.0.0` for all (containers).",
   ),
   API_KEYS: csv("").describe(
-    "Comma-separated bearer keys accepted by the API. Unset: one random key is made at start and printed once.",
+    "Comma-separated bearer keys accepted by the API. Unset (and no `API_KEYS_FILE`): one random key is made at start and printed once.",
+  ),
+  API_KEYS_FILE: z.string().min(1).optional().describe(
+    "A file holding the bearer keys instead of `API_KEYS` (one per line or comma-separated; blank lines and `#` comment lines are ignored). Preferred: the keys then never sit in the process environment. The bridge needs read permission for it (add the path to `--allow-read`).",
   ),
   CLAUDE_BIN: z.string().min(1).default("claude").describe(
     "Claude Code CLI to run: a name found on PATH or a path.",
@@ -81,6 +84,9 @@ export const configSchema = z.object({
   ),
   MAX_BODY_BYTES: int(4 * 1024 * 1024, 1024).describe(
     "Largest accepted request body in bytes; larger bodies get 413 without being read.",
+  ),
+  HEADER_TIMEOUT_MS: int(30_000, 100).describe(
+    "Longest a connection may take to send a complete request head, counted from when it opened or its previous answer was sent; past it the connection is closed (with a 408 if a head had begun).",
   ),
   FIRST_EVENT_TIMEOUT_MS: int(120_000, 100).describe(
     "Longest any turn (streaming or not) may wait, after its input was written, for the model's first event; past it the CLI is stopped and the client gets 504.",
@@ -114,6 +120,12 @@ export const configSchema = z.object({
   ),
   TOOL_RESULT_TIMEOUT_MS: int(300_000, 1000).describe(
     "How long a reply that ended in tool calls keeps its CLI process waiting for the results; later results are answered by resuming from the history.",
+  ),
+  RESPONSES_STORE_MAX: int(200, 0, 1_000_000).describe(
+    "Most responses kept for the Responses API's `previous_response_id` (only those created with `store: true`; the oldest go first). They live in this process's memory only: another replica or a restart does not know them. 0 turns the store off.",
+  ),
+  RESPONSES_STORE_TTL_MS: int(3_600_000, 1000).describe(
+    "How long a stored response can be continued with `previous_response_id`; later it is a 400 `previous_response_not_found`.",
   ),
 }).superRefine((config, ctx) => {
   if (!config.MODELS.includes(config.DEFAULT_MODEL)) {
@@ -151,7 +163,7 @@ export interface Config {
   host: string;
   /** Accepted bearer keys; never empty. */
   apiKeys: string[];
-  /** True when `apiKeys` holds one key made at start because `API_KEYS` was unset. */
+  /** True when `apiKeys` holds one key made at start because no keys were configured. */
   generatedKey: boolean;
   claudeBin: string;
   models: string[];
@@ -165,6 +177,7 @@ export interface Config {
   metrics: "public" | "auth" | "off";
   requestTimeoutMs: number;
   maxBodyBytes: number;
+  headerTimeoutMs: number;
   firstEventTimeoutMs: number;
   maxConcurrent: number;
   maxQueue: number;
@@ -177,6 +190,9 @@ export interface Config {
   liveSessions: number;
   liveSessionIdleMs: number;
   toolResultTimeoutMs: number;
+  /** Most responses kept for `previous_response_id`; 0 = off. */
+  responsesStoreMax: number;
+  responsesStoreTtlMs: number;
 }
 
 /** Names of every variable in {@linkcode configSchema}. */
@@ -206,11 +222,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     );
   }
   const e = parsed.data;
-  const generatedKey = e.API_KEYS.length === 0;
+  const configured = apiKeys(e.API_KEYS, e.API_KEYS_FILE);
+  const generatedKey = configured.length === 0;
   return {
     port: e.PORT,
     host: e.HOST,
-    apiKeys: generatedKey ? [randomKey()] : e.API_KEYS,
+    apiKeys: generatedKey ? [randomKey()] : configured,
     generatedKey,
     claudeBin: e.CLAUDE_BIN,
     models: e.MODELS,
@@ -223,6 +240,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     metrics: e.METRICS,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    headerTimeoutMs: e.HEADER_TIMEOUT_MS,
     firstEventTimeoutMs: e.FIRST_EVENT_TIMEOUT_MS,
     maxConcurrent: e.MAX_CONCURRENT,
     maxQueue: e.MAX_QUEUE,
@@ -234,7 +252,61 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     liveSessions: e.LIVE_SESSIONS,
     liveSessionIdleMs: e.LIVE_SESSION_IDLE_MS,
     toolResultTimeoutMs: e.TOOL_RESULT_TIMEOUT_MS,
+    responsesStoreMax: e.RESPONSES_STORE_MAX,
+    responsesStoreTtlMs: e.RESPONSES_STORE_TTL_MS,
   };
+}
+
+/** A configuration error about one variable, in {@linkcode loadConfig}'s format. */
+function invalid(variable: string, problem: string): TypeError {
+  return new TypeError(
+    `Invalid configuration; fix these environment variables:\n  ${variable}: ${problem}`,
+  );
+}
+
+/**
+ * The keys from `API_KEYS` or from the file `API_KEYS_FILE` names (never
+ * both). Error messages name the file and the line, never a key.
+ */
+function apiKeys(inline: string[], file: string | undefined): string[] {
+  if (file === undefined) return inline;
+  if (inline.length > 0) {
+    throw invalid("API_KEYS_FILE", "API_KEYS is set too; set one of them, not both");
+  }
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch (error) {
+    throw invalid(
+      "API_KEYS_FILE",
+      error instanceof Deno.errors.NotCapable
+        ? `"${file}" is outside the bridge's read permission; add it to --allow-read (for \`deno task start\`, in deno.json: --allow-read=agents,${file})`
+        : error instanceof Deno.errors.NotFound
+        ? `"${file}" does not exist; point API_KEYS_FILE at the file with the keys`
+        : error instanceof Deno.errors.PermissionDenied
+        ? `"${file}" is not readable by the user the bridge runs as; fix its owner or mode`
+        : `"${file}" cannot be read (${error instanceof Error ? error.message : error})`,
+    );
+  }
+  const keys: string[] = [];
+  for (const [index, line] of text.split(/\r?\n/).entries()) {
+    if (line.trim().startsWith("#")) continue;
+    for (const item of line.split(",").map((part) => part.trim()).filter(Boolean)) {
+      if (/\s/.test(item)) {
+        throw invalid(
+          "API_KEYS_FILE",
+          `line ${
+            index + 1
+          } of "${file}" holds a key with whitespace in it; put one key per line or separate keys with commas`,
+        );
+      }
+      keys.push(item);
+    }
+  }
+  if (keys.length === 0) {
+    throw invalid("API_KEYS_FILE", `"${file}" holds no keys; write one key per line`);
+  }
+  return keys;
 }
 
 function emptyToUndefined(value: string | undefined): string | undefined {

@@ -17,6 +17,7 @@
  * @module
  */
 import { z } from "zod";
+import { LineSplitter, type LineSplitterOptions } from "../streams/line_splitter.ts";
 
 const usageSchema = z.object({
   input_tokens: z.number().catch(0).default(0),
@@ -274,14 +275,35 @@ export function parseLine(line: string): CliEvent | undefined {
   return { type: "raw", line };
 }
 
-/** Transforms stdout lines into {@linkcode CliEvent}s, skipping lines the bridge ignores. */
-export class CliEventStream extends TransformStream<string, CliEvent> {
-  /** Makes a parser. */
-  constructor() {
+/**
+ * Transforms the CLI's decoded stdout into {@linkcode CliEvent}s: splits it
+ * into lines (dropping over-long ones, see {@linkcode LineSplitter}), parses
+ * each line once, skips lines the bridge ignores, and emits the events of
+ * each piece of stdout as one batch, so the stages after it pay per piece of
+ * output, not per token.
+ */
+export class CliEventStream extends TransformStream<string, CliEvent[]> {
+  /** Makes a parser; `options` bound the line length. */
+  constructor(options: LineSplitterOptions = {}) {
+    const splitter = new LineSplitter(options);
+    let batch: CliEvent[] = [];
+    const take = (line: string) => {
+      const event = parseLine(line);
+      if (event) batch.push(event);
+    };
+    const send = (controller: TransformStreamDefaultController<CliEvent[]>) => {
+      if (batch.length === 0) return;
+      controller.enqueue(batch);
+      batch = [];
+    };
     super({
-      transform: (line, controller) => {
-        const event = parseLine(line);
-        if (event) controller.enqueue(event);
+      transform: (text, controller) => {
+        splitter.push(text, take);
+        send(controller);
+      },
+      flush: (controller) => {
+        splitter.end(take);
+        send(controller);
       },
     });
   }

@@ -3,10 +3,11 @@
  * its stdout as {@linkcode CliEvent}s, drain stderr into a bounded tail, and
  * stop it for sure.
  *
- * The stdout pipe is `child.stdout` → `TextDecoderStream` → `TextLineStream`
- * (with a line-length cap) → {@linkcode CliEventStream}: each line is parsed
- * once, and the one consumer of {@linkcode ClaudeProcess.events} (the
- * engine's session) sees the whole life of the process, turn after turn.
+ * The stdout pipe is `child.stdout` → `TextDecoderStream` →
+ * {@linkcode CliEventStream} (lines, with a length cap, each parsed once, in
+ * batches per piece of output); the one consumer of
+ * {@linkcode ClaudeProcess.events} (the engine's session) sees the whole life
+ * of the process, turn after turn.
  *
  * Stopping is always the same sequence: close stdin, SIGTERM, then SIGKILL
  * after a grace period if the child is still there. Each child leads its own
@@ -19,7 +20,6 @@
  */
 import { HttpError } from "../http/http_error.ts";
 import { TailBuffer } from "../streams/tail_buffer.ts";
-import { TextLineStream } from "../streams/text_line_stream.ts";
 import { type CliEvent, CliEventStream } from "./events.ts";
 
 /** How a child process ended. */
@@ -91,8 +91,8 @@ function spawnError(bin: string, error: unknown): HttpError {
 
 /** A running (or finished) CLI child. */
 export class ClaudeProcess {
-  /** The child's stdout as events; read it to the end (the session does). */
-  readonly events: ReadableStream<CliEvent>;
+  /** The child's stdout as batches of events; read it to the end (the session does). */
+  readonly events: ReadableStream<CliEvent[]>;
   /** Resolves once the child has exited and its stderr is drained. */
   readonly exited: Promise<CliExit>;
   /** The child's process id (and process group id). */
@@ -141,9 +141,8 @@ export class ClaudeProcess {
     this.events = child.stdout
       .pipeThrough(new TextDecoderStream())
       .pipeThrough(
-        new TextLineStream({ maxLength: options.maxLineLength, onDrop: options.onLineDropped }),
-      )
-      .pipeThrough(new CliEventStream());
+        new CliEventStream({ maxLength: options.maxLineLength, onDrop: options.onLineDropped }),
+      );
   }
 
   /**

@@ -1,5 +1,5 @@
 /**
- * Comparing conversations across requests: {@linkcode conversationKey} hashes
+ * Comparing conversations across requests: {@linkcode conversationKey} keys
  * a conversation's state (what a CLI process fixed at start, and the turns it
  * holds) in a normalized form, so that a later request can be matched with
  * the live process that already holds its history.
@@ -58,12 +58,12 @@ function comparableTurns(turns: readonly Turn[]): unknown[] {
 }
 
 /**
- * A hash of everything a live CLI process holds for a conversation: its
- * `setup` (agent, model, system prompt, tools, output schema — whatever was
- * fixed when the process started) and its turns, compared in normalized form.
+ * The key of everything a live CLI process holds for a conversation: its
+ * `setup` (whatever was fixed when the process started) and its turns,
+ * compared in normalized form. It is the canonical JSON itself (exact, no
+ * collisions) and synchronous, so a session can be parked in the same tick
+ * its reply ends, before the client can send the next request.
  */
-export async function conversationKey(setup: unknown, turns: readonly Turn[]): Promise<string> {
-  const text = canonicalJson([setup, comparableTurns(turns)]);
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+export function conversationKey(setup: unknown, turns: readonly Turn[]): string {
+  return canonicalJson([setup, comparableTurns(turns)]);
 }

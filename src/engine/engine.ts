@@ -52,6 +52,7 @@ import {
   LiveSessions,
   type LiveSessionsOptions,
   type LiveSessionsStatus,
+  type ParkedKind,
 } from "./live_sessions.ts";
 import type { Reply } from "./reply.ts";
 import { Session, type SessionSetup, type ToolGuard } from "./session.ts";
@@ -311,7 +312,15 @@ export class Engine {
       tools,
       jsonSchema: options.jsonSchema,
     };
-    const setupKey = [options.agent.name, options.model, setup];
+    // What a parked process must share with the request: an idle one also its
+    // agent; a suspended one only the conversation (the follow-up continues the
+    // same turn, whichever agent its stream mode would pick for a new one).
+    const conversationSetup = [options.model, normalized.instructions, tools, options.jsonSchema];
+    const keyOf = (kind: ParkedKind, of: readonly Turn[]) =>
+      conversationKey(
+        kind === "idle" ? [options.agent.name, conversationSetup] : conversationSetup,
+        of,
+      );
     const spec: ProcessSpec = { agent: options.agent, model: options.model, clientTools };
     const last = turns.at(-1)!;
     const prefix = turns.slice(0, -1);
@@ -320,7 +329,6 @@ export class Engine {
       stop: options.stop,
       firstEventTimeoutMs: this.#options.firstEventTimeoutMs,
     };
-    const prefixKey = prefix.length > 0 ? await conversationKey(setupKey, prefix) : undefined;
     let session: Session | undefined;
     let reply: Reply;
     let path: RunPath;
@@ -329,7 +337,7 @@ export class Engine {
       const ids = results.map((result) => result.toolUseId);
       const suspended = lastTurnHasMessage(normalized)
         ? undefined
-        : this.live.take(prefixKey!, "suspended");
+        : this.live.take(keyOf("suspended", prefix), "suspended");
       if (suspended && sameIds(suspended.pendingCalls, ids)) {
         session = suspended;
         reply = session.resume(results, turnSettings(options, tools, names), replyOptions);
@@ -379,7 +387,9 @@ export class Engine {
         path = "tool_fallback";
       }
     } else {
-      const liveSession = prefixKey === undefined ? undefined : this.live.take(prefixKey, "idle");
+      const liveSession = prefix.length === 0
+        ? undefined
+        : this.live.take(keyOf("idle", prefix), "idle");
       const settings = turnSettings(options, tools, names);
       if (liveSession) {
         session = liveSession;
@@ -403,7 +413,7 @@ export class Engine {
       reply = session.begin(setup, last.content, settings, replyOptions);
     }
     this.#paths[path]++;
-    this.#follow(session, reply, setupKey, turns, options.keepAlive ?? true, signal);
+    this.#follow(session, reply, keyOf, turns, options.keepAlive ?? true, signal);
     return { reply, path, queueWaitMs };
   }
 
@@ -438,7 +448,7 @@ export class Engine {
   #follow(
     session: Session,
     reply: Reply,
-    setupKey: unknown,
+    keyOf: (kind: ParkedKind, turns: readonly Turn[]) => string,
     turns: readonly Turn[],
     keepAlive: boolean,
     signal: AbortSignal,
@@ -457,7 +467,7 @@ export class Engine {
       const kind = end.kind === "answered" ? "idle" : "suspended";
       const keep = (kind === "suspended" || (keepAlive && session.resumable)) && !this.#closed &&
         session.state === (kind === "idle" ? "idle" : "suspended");
-      if (keep && this.live.park(await conversationKey(setupKey, history), kind, session)) return;
+      if (keep && this.live.park(keyOf(kind, history), kind, session)) return;
       if (kind === "idle") await session.release();
       else await session.close();
     });

@@ -138,18 +138,31 @@ interface Call {
   index: number;
 }
 
+/** Most events a reply queues before the CLI's output waits for its reader. */
+export const MAX_QUEUED_EVENTS = 256;
+
 /** One response of the model; see the module documentation. */
 export class Reply {
-  /** The reply's events, ending with `end` or `error`. */
-  readonly events: ReadableStream<ReplyEvent>;
+  /**
+   * The reply's events in batches: each read takes every event that came
+   * since the last one (so a busy reader gets one larger chunk rather than
+   * many small ones). Ends after `end` or `error`. Read this or
+   * {@linkcode Reply.events}, not both.
+   */
+  readonly batches: ReadableStream<ReplyEvent[]>;
   /** Settles with the first event: resolves on content or the end, rejects on an error. */
   readonly started: Promise<void>;
   /** Resolves once the reply is over, with how it ended. */
   readonly ended: Promise<ReplyEnd>;
 
   #options: ReplyOptions;
-  #controller!: ReadableStreamDefaultController<ReplyEvent>;
-  #room: (() => void) | undefined;
+  #queue: ReplyEvent[] = [];
+  /** No event will be added after those queued. */
+  #closing = false;
+  #cancelled = false;
+  #wakeReader: (() => void) | undefined;
+  #wakeWriter: (() => void) | undefined;
+  #events: ReadableStream<ReplyEvent> | undefined;
   #start = Promise.withResolvers<void>();
   #ending = Promise.withResolvers<ReplyEnd>();
   #scanner: StopSequenceScanner;
@@ -175,14 +188,37 @@ export class Reply {
     this.started = this.#start.promise;
     this.started.catch(() => {});
     this.ended = this.#ending.promise;
-    this.events = new ReadableStream<ReplyEvent>({
-      start: (controller) => void (this.#controller = controller),
-      pull: () => this.#wake(),
-      cancel: (reason) => {
-        this.#finish({ kind: "failed", error: reason });
-        this.#wake();
+    this.batches = new ReadableStream<ReplyEvent[]>({
+      pull: async (controller) => {
+        while (this.#queue.length === 0 && !this.#closing) {
+          await new Promise<void>((resolve) => this.#wakeReader = resolve);
+        }
+        if (this.#queue.length > 0) {
+          controller.enqueue(this.#queue);
+          this.#queue = [];
+          this.#wake("writer");
+        }
+        if (this.#closing) controller.close();
       },
-    }, { highWaterMark: 32 });
+      cancel: (reason) => {
+        this.#cancelled = true;
+        this.#queue = [];
+        this.#finish({ kind: "failed", error: reason });
+        this.#wake("writer");
+      },
+    }, { highWaterMark: 0 });
+  }
+
+  /** The reply's events one by one (the same events as {@linkcode Reply.batches}). */
+  get events(): ReadableStream<ReplyEvent> {
+    this.#events ??= this.batches.pipeThrough(
+      new TransformStream<ReplyEvent[], ReplyEvent>({
+        transform: (batch, controller) => {
+          for (const event of batch) controller.enqueue(event);
+        },
+      }),
+    );
+    return this.#events;
   }
 
   /** True once the reply has ended. */
@@ -222,10 +258,11 @@ export class Reply {
   }
 
   /**
-   * Takes one CLI event of the turn. Resolves when the reply's reader has
-   * room for more (back-pressure), at once when the event produced nothing.
+   * Takes one CLI event of the turn. Returns a promise only when the reader
+   * is {@linkcode MAX_QUEUED_EVENTS} behind (back-pressure); it resolves once
+   * the reader has caught up.
    */
-  async take(event: CliEvent): Promise<void> {
+  take(event: CliEvent): Promise<void> | undefined {
     if (this.#over) return;
     switch (event.type) {
       case "message_start":
@@ -240,35 +277,37 @@ export class Reply {
         if (this.#options.structured || event.text === "") return;
         if (this.#separate) {
           this.#separate = false;
-          await this.#emitText("\n\n");
+          this.#emitText("\n\n");
         }
-        return await this.#emitText(event.text);
+        return this.#emitText(event.text);
       case "tool_start":
-        return await this.#toolStart(event.index, event.id, event.name);
+        return this.#toolStart(event.index, event.id, event.name);
       case "tool_input": {
         const call = this.#blocks.get(event.index);
         if (!call || event.json === "") return;
         call.arguments += event.json;
-        return await this.#push({ type: "tool_arguments", index: call.index, delta: event.json });
+        return this.#push({ type: "tool_arguments", index: call.index, delta: event.json });
       }
       case "block_stop": {
         const call = this.#blocks.get(event.index);
         if (!call) return;
         this.#blocks.delete(event.index);
-        return await this.#push({
+        return this.#push({
           type: "tool_call_done",
           index: call.index,
           arguments: call.arguments,
         });
       }
       case "message_delta":
-        return await this.#messageDelta(event.stopReason, event.usage);
+        this.#messageDelta(event.stopReason, event.usage);
+        return;
       case "assistant":
         this.#model();
-        return await this.#assistant(event.id, event.blocks);
+        return this.#assistant(event.id, event.blocks);
       case "result":
         this.#model();
-        return await this.#result(event.result);
+        this.#result(event.result);
+        return;
       case "raw":
         if (this.#plain.length < MAX_PLAIN) this.#plain += (this.#plain ? "\n" : "") + event.line;
         return;
@@ -278,19 +317,15 @@ export class Reply {
   }
 
   /** The process ended before the turn did: judged by its exit and any plain text it printed. */
-  async exited(exit: CliExit): Promise<void> {
+  exited(exit: CliExit): void {
     if (this.#over) return;
-    await this.#conclude(
-      judgeExit(exit, this.#plain),
-      finishReasonOf(this.#stopReason),
-      "answered",
-    );
+    this.#conclude(judgeExit(exit, this.#plain), finishReasonOf(this.#stopReason));
   }
 
   /** Ends the reply with `error` (a timeout, shutdown, a failed setup). */
-  async fail(error: HttpError): Promise<void> {
+  fail(error: HttpError): void {
     if (this.#over) return;
-    await this.#push({ type: "error", error }, false);
+    this.#push({ type: "error", error }, false);
     this.#close({ kind: "failed", error });
   }
 
@@ -300,16 +335,18 @@ export class Reply {
     this.#onFirstModelEvent?.();
   }
 
-  async #emitText(text: string): Promise<void> {
+  #emitText(text: string): Promise<void> | undefined {
     const scanned = this.#scanner.push(text);
+    let wait: Promise<void> | undefined;
     if (scanned.text !== "") {
       this.#text += scanned.text;
-      await this.#push({ type: "text", text: scanned.text });
+      wait = this.#push({ type: "text", text: scanned.text });
     }
-    if (scanned.stopped) await this.#end("stop", { kind: "cut" });
+    if (scanned.stopped) this.#end("stop", { kind: "cut" });
+    return wait;
   }
 
-  async #toolStart(index: number, id: string, apiName: string): Promise<void> {
+  #toolStart(index: number, id: string, apiName: string): Promise<void> | undefined {
     this.#model();
     const name = this.#options.names.clientName(apiName);
     // The agent's own tools (and the CLI's StructuredOutput) run inside the CLI.
@@ -317,15 +354,13 @@ export class Reply {
     const call: Call = { id, name, arguments: "", index: this.#calls.length };
     this.#calls.push(call);
     this.#blocks.set(index, call);
-    await this.#push({ type: "tool_call", index: call.index, id, name });
+    return this.#push({ type: "tool_call", index: call.index, id, name });
   }
 
-  async #messageDelta(
-    stopReason: string | undefined,
-    usage: Partial<CliUsage> | undefined,
-  ): Promise<void> {
+  #messageDelta(stopReason: string | undefined, usage: Partial<CliUsage> | undefined): void {
     // The delta's counts are final; what it leaves out, the message's start had.
     const start = this.#messageUsage;
+    this.#messageUsage = undefined;
     if (start || usage) {
       addUsage(this.#usage, {
         input_tokens: 0,
@@ -336,11 +371,10 @@ export class Reply {
         ...usage,
       });
     }
-    this.#messageUsage = undefined;
     if (stopReason === undefined) return;
     this.#stopReason = stopReason;
     if (stopReason === "max_tokens" && !this.#options.structured) {
-      return await this.#end("length", { kind: "cut" });
+      return this.#end("length", { kind: "cut" });
     }
     if (stopReason === "tool_use" && this.#calls.length > 0) {
       const calls = this.#calls.map((call): ToolUseBlock => ({
@@ -349,7 +383,7 @@ export class Reply {
         name: call.name,
         input: parseArguments(call.arguments),
       }));
-      await this.#end("tool_calls", { kind: "tool_calls", calls });
+      this.#end("tool_calls", { kind: "tool_calls", calls });
     }
   }
 
@@ -359,64 +393,61 @@ export class Reply {
    * relayed if nothing was sent yet; otherwise it cannot continue what was
    * sent, which is a failure.
    */
-  async #assistant(
+  #assistant(
     id: string,
     blocks: readonly { type: string; text?: string; name?: string }[],
-  ): Promise<void> {
+  ): Promise<void> | undefined {
     if (this.#streamed.has(id)) return;
     const text = blocks.map((block) => block.type === "text" ? block.text ?? "" : "").join("");
     const calls = blocks.some((block) =>
       block.type === "tool_use" && this.#options.names.clientName(block.name ?? "") !== undefined
     );
     if (!calls && (this.#options.structured || text === "")) return;
-    if (!calls && this.#text === "" && this.#calls.length === 0) return await this.#emitText(text);
-    await this.fail(
+    if (!calls && this.#text === "" && this.#calls.length === 0) return this.#emitText(text);
+    this.fail(
       new HttpError(
         502,
         "upstream stream interrupted",
         "Claude's answer broke off mid-stream and the CLI fetched a new one that cannot continue what was already sent; retry the request.",
       ),
     );
+    return undefined;
   }
 
-  async #result(result: CliResult): Promise<void> {
+  #result(result: CliResult): void {
     this.#resultLine = result;
     if (!this.#sawMessages) addUsage(this.#usage, result.usage);
     const outcome = judgeResult(result);
     if (outcome.ok && this.#options.structured) {
-      return await this.#conclude(structuredAnswer(result), "stop", "answered");
+      return this.#conclude(structuredAnswer(result), "stop");
     }
     const finish = finishReasonOf(this.#stopReason ?? result.stop_reason);
     // The answer was streamed; the result's text only stands in when nothing was.
-    const answer: Outcome = outcome.ok && this.#text !== "" ? { ok: true } : outcome;
-    await this.#conclude(answer, finish, "answered");
+    this.#conclude(outcome.ok && this.#text !== "" ? { ok: true } : outcome, finish);
   }
 
-  async #conclude(outcome: Outcome, finish: FinishReason, kind: "answered"): Promise<void> {
-    if (!outcome.ok) return await this.fail(outcome.error);
-    if (outcome.text) await this.#emitText(outcome.text);
-    if (!this.#over) await this.#end(finish, { kind });
+  #conclude(outcome: Outcome, finish: FinishReason): void {
+    if (!outcome.ok) return this.fail(outcome.error);
+    if (outcome.text) this.#emitText(outcome.text);
+    if (!this.#over) this.#end(finish, { kind: "answered" });
   }
 
   /** Sends held-back text and the `end` event, and closes the stream. */
-  async #end(finish: FinishReason, end: ReplyEnd): Promise<void> {
+  #end(finish: FinishReason, end: ReplyEnd): void {
     const rest = this.#scanner.flush();
     if (rest !== "") {
       this.#text += rest;
-      await this.#push({ type: "text", text: rest });
+      this.#push({ type: "text", text: rest }, false);
     }
-    await this.#push({ type: "end", finish, usage: this.#usage }, false);
+    this.#push({ type: "end", finish, usage: this.#usage }, false);
     this.#close(end);
   }
 
   #close(end: ReplyEnd): void {
     if (this.#over) return;
     this.#finish(end);
-    try {
-      this.#controller.close();
-    } catch {
-      // Cancelled by its reader.
-    }
+    this.#closing = true;
+    this.#wake("reader");
   }
 
   #finish(end: ReplyEnd): void {
@@ -426,24 +457,24 @@ export class Reply {
     this.#ending.resolve(end);
   }
 
-  /** Enqueues `event`; with `wait`, resolves only once the reader has room for more. */
-  async #push(event: ReplyEvent, wait = true): Promise<void> {
-    if (this.#over) return;
+  /**
+   * Queues `event` for the reader. With `wait`, returns a promise when the
+   * reader is {@linkcode MAX_QUEUED_EVENTS} behind, resolved once it caught up.
+   */
+  #push(event: ReplyEvent, wait = true): Promise<void> | undefined {
+    if (this.#over || this.#cancelled) return;
     if (event.type === "error") this.#start.reject(event.error);
     else this.#start.resolve();
-    try {
-      this.#controller.enqueue(event);
-    } catch {
-      return; // Cancelled by its reader.
-    }
-    while (wait && !this.#over && (this.#controller.desiredSize ?? 1) <= 0) {
-      await new Promise<void>((resolve) => this.#room = resolve);
-    }
+    this.#queue.push(event);
+    this.#wake("reader");
+    if (!wait || this.#queue.length < MAX_QUEUED_EVENTS) return;
+    return new Promise<void>((resolve) => this.#wakeWriter = resolve);
   }
 
-  #wake(): void {
-    const wake = this.#room;
-    this.#room = undefined;
+  #wake(who: "reader" | "writer"): void {
+    const wake = who === "reader" ? this.#wakeReader : this.#wakeWriter;
+    if (who === "reader") this.#wakeReader = undefined;
+    else this.#wakeWriter = undefined;
     wake?.();
   }
 }

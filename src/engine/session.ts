@@ -118,7 +118,7 @@ export class Session {
     this.process = options.process;
     this.workspace = options.workspace;
     const pump = this.process.events
-      .pipeTo(new WritableStream({ write: (event) => this.#dispatch(event) }))
+      .pipeTo(new WritableStream({ write: (batch) => this.#dispatchAll(batch) }))
       .catch(() => {});
     this.closed = pump.then(async () => {
       const exit = await this.process.exited;
@@ -127,7 +127,7 @@ export class Session {
         request.reject(new Error(`the CLI exited (code ${exit.code})`));
       }
       this.#requests.clear();
-      await this.#reply?.exited(exit);
+      this.#reply?.exited(exit);
       await this.workspace.remove();
       options.permit?.release();
     });
@@ -298,10 +298,19 @@ export class Session {
     return answer.promise;
   }
 
-  async #dispatch(event: CliEvent): Promise<void> {
+  /** Routes a batch of events; waits only while the reply's reader is behind. */
+  async #dispatchAll(batch: readonly CliEvent[]): Promise<void> {
+    for (const event of batch) {
+      const wait = this.#dispatch(event);
+      if (wait) await wait;
+    }
+  }
+
+  #dispatch(event: CliEvent): Promise<void> | undefined {
     switch (event.type) {
       case "control_request":
-        return this.#controlRequest(event.requestId, event.request);
+        this.#controlRequest(event.requestId, event.request);
+        return;
       case "control_response": {
         const request = this.#requests.get(event.requestId);
         if (!request) return; // Settings requests: nobody waits for them.
@@ -311,21 +320,21 @@ export class Session {
         return;
       }
       case "init":
-        return await this.#checkInit(event.mcpServers);
+        return this.#checkInit(event.mcpServers);
       case "tool_start":
         if (!this.#names.isClientTool(event.name)) this.#usedAgentTools = true;
         break;
     }
     const reply = this.#reply;
-    if (reply && !reply.over) await reply.take(event);
+    return reply && !reply.over ? reply.take(event) : undefined;
   }
 
   /** A turn that needs the client's tools must run with them: fail it if the server did not connect. */
-  async #checkInit(servers: { name: string; status: string }[]): Promise<void> {
+  #checkInit(servers: { name: string; status: string }[]): undefined {
     if (!this.setup || this.setup.tools.length === 0) return;
     const bridge = servers.find((server) => server.name === MCP_SERVER);
     if (bridge?.status === "connected") return;
-    await this.#reply?.fail(
+    this.#reply?.fail(
       new HttpError(
         503,
         "tools unavailable",

@@ -11,8 +11,7 @@ import type { Engine } from "../engine/engine.ts";
 import { HttpError } from "../http/http_error.ts";
 import { readJsonObject } from "../http/json_body.ts";
 import { parseBody } from "../http/validate.ts";
-import { trackRun } from "../openai/chat_handler.ts";
-import { type ModelPolicy, resolveModel } from "../openai/models.ts";
+import { type ModelPolicy, resolveModel } from "../engine/model_policy.ts";
 import { contextOf } from "../ops/request_context.ts";
 
 /** The `/execute` request body. */
@@ -75,7 +74,7 @@ export function executeHandler(
       },
       signal,
     );
-    trackRun(request, run);
+    contextOf(request).track(run);
     let result = "";
     for await (const event of run.reply.events) {
       if (event.type === "text") result += event.text;

@@ -2,7 +2,9 @@
  * `ChatChunkStream`: encodes a reply's events as OpenAI
  * `chat.completion.chunk` server-sent events, bytes ready for the response.
  *
- * The first chunk carries `delta.role = "assistant"`; each text delta becomes
+ * Reads the reply in batches (see `Reply.batches`) and writes one piece of
+ * SSE text per batch, so a reader that falls behind gets fewer, larger
+ * writes. The first chunk carries `delta.role = "assistant"`; each text delta becomes
  * one chunk (serialized into a per-response template: only the text is
  * stringified per token); a call of a client tool becomes a chunk with its
  * `index`, `id`, `type` and `function.name`, then chunks of argument
@@ -35,49 +37,54 @@ export interface ChatChunkStreamOptions {
 }
 
 const encoder = new TextEncoder();
-/** `data: <json>\n\n` without the generic formatter: chunk JSON never holds a line break. */
-const data = (json: string) => encoder.encode(`data: ${json}\n\n`);
-const DONE = encoder.encode(formatServerSentEvent({ data: "[DONE]" }));
+/** `data: <json>\n\n`, without the generic formatter: chunk JSON never holds a line break. */
+const data = (json: string) => `data: ${json}\n\n`;
+const DONE = formatServerSentEvent({ data: "[DONE]" });
 
-/** Transforms reply events into `chat.completion.chunk` SSE bytes. */
-export class ChatChunkStream extends TransformStream<ReplyEvent, Uint8Array> {
+/**
+ * Transforms batches of reply events into `chat.completion.chunk` SSE bytes:
+ * one piece of output per batch.
+ */
+export class ChatChunkStream extends TransformStream<ReplyEvent[], Uint8Array> {
   #options: ChatChunkStreamOptions;
   #content: (text: string) => string;
   #started = false;
 
   /** Makes an encoder for one response. */
   constructor(options: ChatChunkStreamOptions) {
-    super({ transform: (event, controller) => this.#event(event, controller) });
+    super({
+      transform: (batch, controller) => {
+        let text = "";
+        for (const event of batch) text += this.#event(event);
+        if (text !== "") controller.enqueue(encoder.encode(text));
+      },
+    });
     this.#options = options;
     this.#content = contentChunkJson(options.identity);
   }
 
-  #send(
-    controller: TransformStreamDefaultController<Uint8Array>,
-    delta: Record<string, unknown>,
-    finish: string | null = null,
-  ) {
-    controller.enqueue(data(JSON.stringify(chunk(this.#options.identity, delta, finish))));
+  #chunk(delta: Record<string, unknown>, finish: string | null = null): string {
+    return data(JSON.stringify(chunk(this.#options.identity, delta, finish)));
   }
 
-  #event(event: ReplyEvent, controller: TransformStreamDefaultController<Uint8Array>): void {
+  /** The SSE text of one event. */
+  #event(event: ReplyEvent): string {
+    let text = "";
     if (!this.#started && event.type !== "error") {
       this.#started = true;
-      this.#send(controller, { role: "assistant", content: "" });
+      text = this.#chunk({ role: "assistant", content: "" });
     }
     const { identity, legacyFunctions } = this.#options;
     switch (event.type) {
       case "text":
-        controller.enqueue(data(this.#content(event.text)));
-        return;
+        return text + data(this.#content(event.text));
       case "tool_call":
         if (legacyFunctions) {
-          if (event.index === 0) {
-            this.#send(controller, { function_call: { name: event.name, arguments: "" } });
-          }
-          return;
+          return event.index === 0
+            ? text + this.#chunk({ function_call: { name: event.name, arguments: "" } })
+            : text;
         }
-        this.#send(controller, {
+        return text + this.#chunk({
           tool_calls: [{
             index: event.index,
             id: event.id,
@@ -85,30 +92,26 @@ export class ChatChunkStream extends TransformStream<ReplyEvent, Uint8Array> {
             function: { name: event.name, arguments: "" },
           }],
         });
-        return;
       case "tool_arguments":
         if (legacyFunctions) {
-          if (event.index === 0) {
-            this.#send(controller, { function_call: { arguments: event.delta } });
-          }
-          return;
+          return event.index === 0
+            ? text + this.#chunk({ function_call: { arguments: event.delta } })
+            : text;
         }
-        this.#send(controller, {
-          tool_calls: [{ index: event.index, function: { arguments: event.delta } }],
-        });
-        return;
+        return text +
+          this.#chunk({
+            tool_calls: [{ index: event.index, function: { arguments: event.delta } }],
+          });
       case "tool_call_done":
-        return;
+        return text;
       case "end":
-        this.#send(controller, {}, finishReasonFor(event.finish, legacyFunctions));
-        if (this.#options.includeUsage) {
-          controller.enqueue(data(JSON.stringify(usageChunk(identity, event.usage))));
-        }
-        controller.enqueue(DONE);
-        return;
+        return text + this.#chunk({}, finishReasonFor(event.finish, legacyFunctions)) +
+          (this.#options.includeUsage
+            ? data(JSON.stringify(usageChunk(identity, event.usage)))
+            : "") +
+          DONE;
       case "error":
-        controller.enqueue(data(JSON.stringify(streamError(event.error))));
-        return;
+        return text + data(JSON.stringify(streamError(event.error)));
     }
   }
 }

@@ -4,23 +4,22 @@
  * the reply's events become one `chat.completion` or a stream of
  * `chat.completion.chunk`s.
  *
- * The stream is a pipe: reply events → {@linkcode ChatChunkStream} (SSE
- * bytes) → {@linkcode CoalescingStream} → the response body. The response is
+ * The stream is a pipe: the reply's event batches → {@linkcode ChatChunkStream}
+ * (SSE bytes, one write per batch) → the response body. The response is
  * only committed once the reply has started, so a failure before any content
  * is still a real HTTP status.
  *
  * @module
  */
 import type { Agent } from "../claude/agents.ts";
-import type { Engine, Run } from "../engine/engine.ts";
+import type { Engine } from "../engine/engine.ts";
 import { readJsonObject } from "../http/json_body.ts";
 import { parseBody } from "../http/validate.ts";
 import { contextOf } from "../ops/request_context.ts";
-import { CoalescingStream } from "../streams/coalescing_stream.ts";
 import { ChatChunkStream } from "./chat_chunk_stream.ts";
 import { chatOptions, chatRequestSchema, toConversation } from "./chat_request.ts";
 import { collectCompletion, newIdentity } from "./completion.ts";
-import { type ModelPolicy, resolveModel } from "./models.ts";
+import { type ModelPolicy, resolveModel } from "../engine/model_policy.ts";
 
 /** What the chat handler needs. */
 export interface ChatHandlerOptions {
@@ -41,24 +40,6 @@ export const SSE_HEADERS: HeadersInit = {
   "x-accel-buffering": "no",
 };
 
-/** Follows a run in the request's context: how it was served, and its usage once over. */
-export function trackRun(request: Request, run: Run): void {
-  const context = contextOf(request);
-  context.track({
-    path: run.path,
-    queueWaitMs: run.queueWaitMs,
-    done: run.reply.ended.then(() => {
-      const usage = run.reply.usage;
-      context.usage = {
-        input_tokens: usage.inputTokens,
-        output_tokens: usage.outputTokens,
-        cache_read_input_tokens: usage.cacheReadTokens,
-        cache_creation_input_tokens: usage.cacheWriteTokens,
-      };
-    }),
-  });
-}
-
 /** Makes the `POST /v1/chat/completions` handler. */
 export function chatHandler(options: ChatHandlerOptions): (request: Request) => Promise<Response> {
   return async (request) => {
@@ -75,7 +56,7 @@ export function chatHandler(options: ChatHandlerOptions): (request: Request) => 
     context.prompt = conversation;
     const signal = AbortSignal.any([request.signal, AbortSignal.timeout(options.requestTimeoutMs)]);
     const run = await options.engine.run(conversation, { agent, model, ...chat }, signal);
-    trackRun(request, run);
+    contextOf(request).track(run);
     const identity = newIdentity(model);
     if (!stream) {
       return Response.json(
@@ -89,15 +70,13 @@ export function chatHandler(options: ChatHandlerOptions): (request: Request) => 
       throw error;
     }
     context.markFirstContent();
-    const body$ = run.reply.events
-      .pipeThrough(
-        new ChatChunkStream({
-          identity,
-          includeUsage: chat.includeUsage,
-          legacyFunctions: chat.legacyFunctions,
-        }),
-      )
-      .pipeThrough(new CoalescingStream());
+    const body$ = run.reply.batches.pipeThrough(
+      new ChatChunkStream({
+        identity,
+        includeUsage: chat.includeUsage,
+        legacyFunctions: chat.legacyFunctions,
+      }),
+    );
     return new Response(body$, { headers: SSE_HEADERS });
   };
 }

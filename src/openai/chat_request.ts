@@ -21,7 +21,17 @@ import {
   type ToolChoice,
   type Turn,
 } from "../conversation/model.ts";
-import { HttpError } from "../http/http_error.ts";
+import {
+  ANY_OBJECT_SCHEMA,
+  argumentsOf,
+  clip,
+  effortOf,
+  functionTool,
+  invalid,
+  objectSchema,
+  REASONING_EFFORTS,
+  unsupported,
+} from "./request_fields.ts";
 
 const part = z.object({ type: z.string() }).loose();
 const content = z.union([z.string(), z.array(part), z.null()]);
@@ -41,15 +51,12 @@ export const messageSchema = z.object({
   refusal: z.string().nullish(),
 }).loose();
 
-const functionTool = z.object({
+const functionSchema = z.object({
   name: z.string().min(1, "a function needs a name").max(128),
   description: z.string().optional(),
   parameters: z.record(z.string(), z.unknown()).optional(),
   strict: z.boolean().nullish(),
 }).loose();
-
-/** Values of `reasoning_effort`. */
-export const REASONING_EFFORTS = ["none", "minimal", "low", "medium", "high", "xhigh"] as const;
 
 /** The request body. */
 export const chatRequestSchema = z.object({
@@ -73,14 +80,14 @@ export const chatRequestSchema = z.object({
   audio: z.unknown().optional(),
   reasoning_effort: z.enum(REASONING_EFFORTS).nullish(),
   parallel_tool_calls: z.boolean().nullish(),
-  tools: z.array(z.object({ type: z.string(), function: functionTool.optional() }).loose())
+  tools: z.array(z.object({ type: z.string(), function: functionSchema.optional() }).loose())
     .nullish(),
   tool_choice: z.union([
     z.enum(["none", "auto", "required"]),
     z.object({ type: z.string(), function: z.object({ name: z.string() }).loose().optional() })
       .loose(),
   ]).nullish(),
-  functions: z.array(functionTool).nullish(),
+  functions: z.array(functionSchema).nullish(),
   function_call: z.union([z.enum(["none", "auto"]), z.object({ name: z.string() }).loose()])
     .nullish(),
   response_format: z.object({
@@ -116,38 +123,14 @@ export interface ChatOptions {
   legacyFunctions: boolean;
 }
 
-/** The schema used for `json_object`: any JSON object. */
-export const ANY_OBJECT_SCHEMA: Record<string, unknown> = {
-  type: "object",
-  additionalProperties: true,
-};
-
-/** A 400 `unsupported parameter` naming `param`. */
-function unsupported(param: string, message: string): HttpError {
-  return new HttpError(400, "unsupported parameter", message, { fields: { param } });
-}
-
-/** A 400 `invalid request` naming `param`. */
-function invalid(param: string, message: string): HttpError {
-  return new HttpError(400, "invalid request", message, { fields: { param } });
-}
-
 function jsonSchemaOf(format: ChatRequest["response_format"]): Record<string, unknown> | undefined {
   switch (format?.type ?? "text") {
     case "text":
       return undefined;
     case "json_object":
       return ANY_OBJECT_SCHEMA;
-    case "json_schema": {
-      const schema = format?.json_schema?.schema ?? ANY_OBJECT_SCHEMA;
-      if (schema.type !== "object") {
-        throw unsupported(
-          "response_format.json_schema.schema",
-          'response_format.json_schema.schema must describe a JSON object at its root ("type": "object"); wrap other values in an object property.',
-        );
-      }
-      return schema;
-    }
+    case "json_schema":
+      return objectSchema("response_format.json_schema.schema", format?.json_schema?.schema);
     default:
       throw unsupported(
         "response_format.type",
@@ -156,33 +139,6 @@ function jsonSchemaOf(format: ChatRequest["response_format"]): Record<string, un
         }" is not supported; use "text", "json_object" or "json_schema".`,
       );
   }
-}
-
-/** `reasoning_effort` as the CLI's effort and thinking switches. */
-export function effortOf(
-  value: typeof REASONING_EFFORTS[number] | null | undefined,
-): { effort?: Effort; thinking?: boolean } {
-  switch (value) {
-    case undefined:
-    case null:
-      return {};
-    case "none":
-      return { thinking: false };
-    case "minimal":
-      return { effort: "low", thinking: false };
-    default:
-      return { effort: value };
-  }
-}
-
-/** A function tool's parameters as an object schema. */
-function parametersOf(param: string, parameters: Record<string, unknown> | undefined) {
-  if (parameters === undefined) return { type: "object", properties: {} };
-  if (parameters.type === undefined) return { ...parameters, type: "object" };
-  if (parameters.type !== "object") {
-    throw invalid(param, `${param} must be a JSON Schema of an object ("type": "object").`);
-  }
-  return parameters;
 }
 
 function toolsOf(request: ChatRequest): Tool[] {
@@ -197,39 +153,14 @@ function toolsOf(request: ChatRequest): Tool[] {
       throw unsupported(
         `tools[${index}].type`,
         `tools[${index}] has type "${
-          String(tool.type).slice(0, 40)
+          clip(tool.type, 40)
         }"; only "function" tools (with a function object) are supported.`,
       );
     }
-    const { name, description, parameters } = tool.function;
-    tools.push({
-      name,
-      ...(description ? { description } : {}),
-      parameters: parametersOf(`tools[${index}].function.parameters`, parameters),
-    });
+    tools.push(functionTool(`tools[${index}].function`, tools, tool.function));
   }
   for (const [index, fn] of (request.functions ?? []).entries()) {
-    tools.push({
-      name: fn.name,
-      ...(fn.description ? { description: fn.description } : {}),
-      parameters: parametersOf(`functions[${index}].parameters`, fn.parameters),
-    });
-  }
-  const seen = new Set<string>();
-  for (const tool of tools) {
-    if (seen.has(tool.name)) {
-      throw invalid(
-        "tools",
-        `The function name "${tool.name.slice(0, 80)}" is defined twice; names must be unique.`,
-      );
-    }
-    if (/[\s\x00-\x1f]/.test(tool.name)) {
-      throw invalid(
-        "tools",
-        `The function name "${tool.name.slice(0, 80)}" contains whitespace or control characters.`,
-      );
-    }
-    seen.add(tool.name);
+    tools.push(functionTool(`functions[${index}]`, tools, fn));
   }
   return tools;
 }
@@ -342,18 +273,6 @@ function userBlocks(param: string, value: z.output<typeof content> | undefined):
       }" part; user messages take text and image_url parts.`,
     );
   });
-}
-
-/** JSON function arguments as an object. */
-function argumentsOf(param: string, text: string): unknown {
-  if (text.trim() === "") return {};
-  try {
-    const value = JSON.parse(text);
-    if (typeof value === "object" && value !== null && !Array.isArray(value)) return value;
-  } catch {
-    // Reported below.
-  }
-  throw invalid(param, `${param} must be a JSON object encoded as a string.`);
 }
 
 /**

@@ -1,31 +1,11 @@
 /**
- * The model allowlist: which aliases clients may ask for, and the default.
+ * `GET /v1/models` and `GET /v1/models/{id}`: the model allowlist in
+ * OpenAI's list shape.
  *
  * @module
  */
+import type { ModelPolicy } from "../engine/model_policy.ts";
 import { HttpError } from "../http/http_error.ts";
-
-/** Allowed model aliases and the default one. */
-export interface ModelPolicy {
-  models: readonly string[];
-  defaultModel: string;
-}
-
-/**
- * The alias to run: the requested one if allowed, the default when none was named.
- *
- * @throws {HttpError} 400 `unsupported model` with the `supported` list.
- */
-export function resolveModel(policy: ModelPolicy, requested: string | null | undefined): string {
-  if (requested === undefined || requested === null) return policy.defaultModel;
-  if (policy.models.includes(requested)) return requested;
-  throw new HttpError(
-    400,
-    "unsupported model",
-    `Model "${requested.slice(0, 100)}" is not supported; use one of: ${policy.models.join(", ")}.`,
-    { fields: { supported: [...policy.models] } },
-  );
-}
 
 /** One entry of OpenAI's model list. */
 export interface ModelObject {

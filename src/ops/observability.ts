@@ -4,12 +4,17 @@
  * ended and its CLI run has exited) writes one JSON log line and records the
  * request metrics.
  *
+ * Metrics label a request by the route pattern it matched (`other` when none
+ * did), so no client can add series by inventing paths. A request whose
+ * client was gone by the time its answer ended is logged and counted as 499
+ * (client closed request), whatever the handler answered.
+ *
  * The metric set lives here too ({@linkcode BridgeMetrics}); other parts add
  * scrape-time gauges through {@linkcode BridgeMetrics.gauge}.
  *
  * @module
  */
-import { childProcessCounts } from "../claude/process.ts";
+import { routeOf } from "../http/router.ts";
 import type { Logger, LogLevel } from "./log.ts";
 import { type Collect, Counter, Gauge, Histogram, type Labels, Registry } from "./metrics.ts";
 import {
@@ -71,33 +76,39 @@ export class BridgeMetrics {
       ),
     );
     this.gauge(
-      "bridge_cli_processes_running",
-      "Claude Code CLI child processes alive now (including warm ones).",
-      () => childProcessCounts.spawned - childProcessCounts.exited,
+      "bridge_process_resident_memory_bytes",
+      "Resident memory of the bridge process itself (CLI children not included).",
+      () => Deno.memoryUsage().rss,
     );
-    r.register(
+  }
+
+  /** Exposes the CLI child processes: alive now, started, and stop signals sent. */
+  watchProcesses(
+    counts: () => { spawned: number; exited: number; sigterm: number; sigkill: number },
+  ): void {
+    this.gauge(
+      "bridge_cli_processes_running",
+      "Claude Code CLI child processes alive now (warm, live and running ones).",
+      () => counts().spawned - counts().exited,
+    );
+    this.registry.register(
       new Counter(
         "bridge_cli_processes_spawned_total",
         "Claude Code CLI child processes started.",
         [],
-        () => childProcessCounts.spawned,
+        () => counts().spawned,
       ),
     );
-    r.register(
+    this.registry.register(
       new Counter(
         "bridge_cli_processes_killed_total",
         "Signals sent to stop CLI child processes, by signal.",
         ["signal"],
         () => [
-          [{ signal: "SIGTERM" }, childProcessCounts.sigterm],
-          [{ signal: "SIGKILL" }, childProcessCounts.sigkill],
+          [{ signal: "SIGTERM" }, counts().sigterm],
+          [{ signal: "SIGKILL" }, counts().sigkill],
         ],
       ),
-    );
-    this.gauge(
-      "bridge_process_resident_memory_bytes",
-      "Resident memory of the bridge process itself (CLI children not included).",
-      () => Deno.memoryUsage().rss,
     );
   }
 
@@ -176,10 +187,8 @@ export class BridgeMetrics {
   }
 }
 
-/** The route label: the path of a matched route, `other` for anything unmatched. */
-function routeLabel(path: string, status: number): string {
-  return status === 404 ? "other" : path.slice(0, 64);
-}
+/** Status logged and counted for a request whose client left before its answer ended. */
+export const CLIENT_CLOSED = 499;
 
 /** What the client asked, as text for a debug log (at most {@linkcode MAX_LOGGED_PROMPT} characters). */
 function promptText(prompt: unknown): string | undefined {
@@ -226,7 +235,14 @@ export class Observability {
       const path = new URL(request.url).pathname.slice(0, 256);
       const response = withHeader(await handler(request), REQUEST_ID_HEADER, context.id);
       const finish = (clientClosed = request.signal.aborted) =>
-        void this.#finish(context, request.method, path, response.status, clientClosed);
+        void this.#finish(
+          context,
+          request.method,
+          path,
+          routeOf(request) ?? "other",
+          clientClosed ? CLIENT_CLOSED : response.status,
+          clientClosed,
+        );
       if (!context.stream || !response.body) {
         finish();
         return response;
@@ -245,13 +261,13 @@ export class Observability {
     context: RequestContext,
     method: string,
     path: string,
+    route: string,
     status: number,
     clientClosed: boolean,
   ): Promise<void> {
     await context.settled();
     const durationMs = context.elapsedMs();
     const model = context.model ?? "";
-    const route = routeLabel(path, status);
     const { metrics } = this;
     metrics.requests.inc({ route, status: String(status), model });
     metrics.duration.observe(durationMs / 1000, { route, stream: String(context.stream === true) });
@@ -272,6 +288,8 @@ export class Observability {
       served: context.path,
       ttft_ms: ms(context.ttftMs),
       client_closed: clientClosed || undefined,
+      error: status >= 400 ? context.errorCode : undefined,
+      error_param: status >= 400 ? context.errorParam : undefined,
       usage: context.usage,
       prompt: this.logger.debugEnabled ? promptText(context.prompt) : undefined,
     });

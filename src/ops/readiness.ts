@@ -94,7 +94,7 @@ export class CliProbe {
       const reason = error instanceof Deno.errors.NotFound
         ? "was not found; install it or set CLAUDE_BIN to its path"
         : error instanceof Deno.errors.NotCapable
-        ? `may not be run: start the bridge with --allow-run=${this.#bin}`
+        ? `is outside the bridge's --allow-run permission: add it to --allow-run (\`deno task start\` allows only "claude"; its flags are in deno.json), or set CLAUDE_BIN to a CLI the bridge may run`
         : error instanceof Deno.errors.PermissionDenied
         ? "is not executable"
         : `could not be run (${error instanceof Error ? error.message : String(error)})`;

@@ -20,8 +20,28 @@ export function requestIdOf(request: Request): string {
   return given && SANE_ID.test(given) ? given : crypto.randomUUID();
 }
 
-/** Token usage as the CLI reports it. */
+/** Token usage as the request log shows it (Anthropic's names). */
 export type Usage = Record<string, unknown>;
+
+/**
+ * What the request log needs of an engine run, described by shape so that
+ * this layer does not depend on the engine.
+ */
+export interface TrackedRun {
+  /** How the engine served the request. */
+  path: string;
+  /** Milliseconds spent waiting for a CLI slot. */
+  queueWaitMs: number;
+  reply: {
+    ended: Promise<unknown>;
+    readonly usage: {
+      inputTokens: number;
+      outputTokens: number;
+      cacheReadTokens: number;
+      cacheWriteTokens: number;
+    };
+  };
+}
 
 /** Per-request facts, filled in by whoever learns them. */
 export class RequestContext {
@@ -45,6 +65,10 @@ export class RequestContext {
   usage?: Usage;
   /** What the client asked (a prompt or a conversation); logged only at `LOG_LEVEL=debug`. */
   prompt?: unknown;
+  /** The short `error` string of the error the request was answered with. */
+  errorCode?: string;
+  /** The request field at fault (a path such as `messages[0].content`), never its value. */
+  errorParam?: string;
   #pending: Promise<unknown>[] = [];
 
   /** @param id the request id; see {@linkcode requestIdOf}. */
@@ -58,19 +82,38 @@ export class RequestContext {
     return performance.now() - this.startedAt;
   }
 
+  /**
+   * Notes the error the request was answered with, for its log line: the
+   * short code and the field at fault (`fields.param`), nothing else.
+   */
+  failed(error: { code: string; fields: Record<string, unknown> }): void {
+    this.errorCode = error.code;
+    const param = error.fields.param;
+    this.errorParam = typeof param === "string" && param !== "" ? param.slice(0, 200) : undefined;
+  }
+
   /** Records the time to first content, once. */
   markFirstContent(): void {
     this.ttftMs ??= this.elapsedMs();
   }
 
   /**
-   * Follows a run: notes how it was served and its queue wait, and makes the
-   * request's log line wait until `done` settles (the reply is over).
+   * Follows an engine run: notes how it was served and its queue wait, makes
+   * the request's log line wait until its reply is over, and then takes the
+   * reply's token usage for the log.
    */
-  track(run: { done: Promise<unknown>; queueWaitMs?: number; path?: string }): void {
+  track(run: TrackedRun): void {
     this.queueWaitMs = run.queueWaitMs;
     this.path = run.path;
-    this.#pending.push(run.done.catch(() => {}));
+    this.#pending.push(run.reply.ended.then(() => {
+      const usage = run.reply.usage;
+      this.usage = {
+        input_tokens: usage.inputTokens,
+        output_tokens: usage.outputTokens,
+        cache_read_input_tokens: usage.cacheReadTokens,
+        cache_creation_input_tokens: usage.cacheWriteTokens,
+      };
+    }, () => {}));
   }
 
   /** Resolves once every tracked run has exited. */

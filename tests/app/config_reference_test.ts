@@ -136,8 +136,8 @@ Deno.test("--allow-env lists every variable in configSchema", () => {
   assert.deepEqual(missing, [], "add these to --allow-env in both start and compile in deno.json");
 });
 
-Deno.test("the tasks may run claude, listen on the default hosts, read agents and write the workspace root", () => {
-  assert.deepEqual(allowed(tasks.start, "run"), ["claude"]);
+Deno.test("the tasks may run claude and sh (the process-group reaper), listen on the default hosts, read agents and write the workspace root", () => {
+  assert.deepEqual(allowed(tasks.start, "run"), ["claude", "sh"]);
   const net = allowed(tasks.start, "net");
   for (const host of ["127.0.0.1", "0.0.0.0"]) assert.ok(net.includes(host), host);
   assert.ok(allowed(tasks.start, "read").includes("agents"));

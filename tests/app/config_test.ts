@@ -35,3 +35,47 @@ Deno.test("a bad value stops the start with a message naming the variable", () =
   );
   assert.throws(() => loadConfig({ MODELS: "bad model" }), /MODELS/);
 });
+
+Deno.test("HEADER_TIMEOUT_MS defaults to 30 s and must be at least 100 ms", () => {
+  assert.equal(loadConfig({ API_KEYS: "k" }).headerTimeoutMs, 30_000);
+  assert.equal(loadConfig({ API_KEYS: "k", HEADER_TIMEOUT_MS: "500" }).headerTimeoutMs, 500);
+  assert.throws(() => loadConfig({ API_KEYS: "k", HEADER_TIMEOUT_MS: "5" }), /HEADER_TIMEOUT_MS/);
+});
+
+Deno.test("API_KEYS_FILE: keys one per line or comma-separated; blank lines and # comments ignored", async () => {
+  const file = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(
+      file,
+      "# bridge keys\n\nkey-one\r\n  key-two , key-three\n  # old-key\n",
+    );
+    const config = loadConfig({ API_KEYS_FILE: file });
+    assert.deepEqual(config.apiKeys, ["key-one", "key-two", "key-three"]);
+    assert.equal(config.generatedKey, false);
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("API_KEYS_FILE: with API_KEYS, missing, empty or malformed it stops the start naming the variable, never a key", async () => {
+  const file = await Deno.makeTempFile();
+  try {
+    assert.throws(
+      () => loadConfig({ API_KEYS_FILE: file, API_KEYS: "k" }),
+      /^\s+API_KEYS_FILE: API_KEYS is set too; set one of them, not both$/m,
+    );
+    assert.throws(() => loadConfig({ API_KEYS_FILE: file }), /API_KEYS_FILE: .*holds no keys/);
+    await Deno.writeTextFile(file, "good-key\nsecret-half other-half\n");
+    assert.throws(() => loadConfig({ API_KEYS_FILE: file }), (error: Error) => {
+      assert.match(error.message, /API_KEYS_FILE: line 2 of .* holds a key with whitespace/);
+      assert.ok(!error.message.includes("secret-half"), "the key is not echoed");
+      return true;
+    });
+    assert.throws(
+      () => loadConfig({ API_KEYS_FILE: `${file}.missing` }),
+      /API_KEYS_FILE: .*does not exist/,
+    );
+  } finally {
+    await Deno.remove(file);
+  }
+});

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { APIError, OpenAI } from "../support/client_libraries.ts";
 import type { FakeResponse } from "../support/fake_anthropic.ts";
 import { sseData } from "../support/harness.ts";
-import { contentText, type E2E, realClaude, startE2E } from "../support/real_cli.ts";
+import { contentText, type E2E, execShim, startE2E } from "../support/real_cli.ts";
 
 type Message = OpenAI.Chat.Completions.ChatCompletionMessageParam;
 
@@ -22,14 +22,6 @@ async function streamChunks(e2e: E2E, messages: Message[]) {
   const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
   for await (const chunk of stream) chunks.push(chunk);
   return chunks;
-}
-
-/** The text of the first user message the fake API received (the flattened transcript). */
-function firstUserText(e2e: E2E): string {
-  const post = e2e.posts().at(-1);
-  assert.ok(post, "the fake API received no POST /v1/messages");
-  const first = post.body.messages.find((m: { role: string }) => m.role === "user");
-  return contentText(first?.content);
 }
 
 /** The JSON error body of the client's latest (failed) response. */
@@ -102,7 +94,7 @@ Deno.test("non-streaming: the fake's answer arrives whole with id, role, finish 
   );
 });
 
-Deno.test("the whole conversation reaches the model: system text and every prior turn, in order", async () => {
+Deno.test("the whole conversation reaches the model as native turns: the system text as its system prompt, every turn in order", async () => {
   await using e2e = await startE2E();
   e2e.script([{ text: ["noted"] }]);
   const messages: Message[] = [
@@ -115,23 +107,25 @@ Deno.test("the whole conversation reaches the model: system text and every prior
   ];
   const chunks = await streamChunks(e2e, messages);
   assert.equal(chunks.map((c) => c.choices[0]?.delta.content ?? "").join(""), "noted");
-
-  const transcript = firstUserText(e2e);
-  let from = 0;
-  for (const message of messages) {
-    const marker = String(message.content).split(":")[0]!;
-    const at = transcript.indexOf(marker, from);
-    assert.ok(at >= 0, `${marker} missing or out of order in what the model received`);
+  const body = e2e.posts().at(-1)!.body;
+  assert.match(body.system.at(-1).text, /\n\nSYS-MARKER: answer like a lighthouse keeper\.$/);
+  const turns = body.messages as { role: string; content: unknown }[];
+  assert.deepEqual(turns.map((turn) => turn.role), [
+    "user",
+    "assistant",
+    "user",
+    "assistant",
+    "user",
+  ]);
+  for (const [i, message] of messages.slice(1).entries()) {
     assert.ok(
-      transcript.slice(from, at).includes(message.role),
-      `${marker} is not labelled with its role "${message.role}"`,
+      contentText(turns[i]!.content).includes(String(message.content)),
+      `turn ${i} is not ${message.role}'s "${message.content}"`,
     );
-    assert.ok(transcript.includes(String(message.content)), `${marker}'s text is not intact`);
-    from = at + marker.length;
   }
 });
 
-Deno.test("a 300 KB history goes through stdin and reaches the model whole, streaming or not", async () => {
+Deno.test("a 300 KB history reaches the model whole as native turns (a session file, never argv), streaming or not", async () => {
   await using e2e = await startE2E();
   e2e.script([{ text: ["read it all"] }]);
   const filler = "The quick brown fox jumps over the lazy dog. ".repeat(240); // ~11 KB
@@ -148,17 +142,18 @@ Deno.test("a 300 KB history goes through stdin and reaches the model whole, stre
 
   const chunks = await streamChunks(e2e, messages);
   assert.equal(chunks.map((c) => c.choices[0]?.delta.content ?? "").join(""), "read it all");
-  const streamed = firstUserText(e2e);
-
+  const streamed = e2e.posts().at(-1)!.body.messages;
   const completion = await e2e.client.chat.completions.create({ model: MODEL, messages });
   assert.equal(completion.choices[0]?.message.content, "read it all");
-  const completed = firstUserText(e2e);
+  const completed = e2e.posts().at(-1)!.body.messages;
 
-  for (const transcript of [streamed, completed]) {
-    assert.ok(transcript.length > 300_000, `the model got only ${transcript.length} characters`);
-    const positions = ["TURN-0-START", "TURN-15-START", "TURN-29-START", "LAST-QUESTION"]
-      .map((marker) => transcript.indexOf(marker));
-    assert.ok(positions.every((at, i) => at >= 0 && at > (positions[i - 1] ?? -1)), `${positions}`);
+  for (const turns of [streamed, completed] as { role: string; content: unknown }[][]) {
+    assert.equal(turns.length, 31);
+    for (const [i, turn] of turns.entries()) {
+      const marker = i === 30 ? "LAST-QUESTION" : `TURN-${i}-START`;
+      assert.ok(contentText(turn.content).includes(marker), `${marker} is not turn ${i}`);
+    }
+    assert.ok(JSON.stringify(turns).length > 300_000);
   }
 });
 
@@ -328,7 +323,7 @@ Deno.test("a missing or non-executable CLAUDE_BIN gives 503 naming CLAUDE_BIN, a
     assert.equal(health.status, 200);
     await health.body?.cancel();
     await Deno.remove(bin);
-    await Deno.symlink(await realClaude(), bin);
+    await execShim(bin);
     const completion = await e2e.client.chat.completions.create({
       model: MODEL,
       messages: ask("hi"),

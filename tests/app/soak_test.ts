@@ -7,8 +7,15 @@
 import assert from "node:assert/strict";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { AUTH, sseData, startServer, steer, type TestServer } from "../support/harness.ts";
-import { childrenOf, waitFor } from "../support/processes.ts";
+import {
+  AUTH,
+  sseData,
+  startServer,
+  steer,
+  streamedText,
+  type TestServer,
+} from "../support/harness.ts";
+import { cliChildren, waitFor } from "../support/processes.ts";
 
 const STREAMS = 210;
 const CLIENTS = 16;
@@ -64,11 +71,7 @@ async function oneStream(
     if (abortAfter === undefined) {
       const events = sseData(await response.text());
       assert.equal(events.at(-1), "[DONE]");
-      const text = events.slice(0, -1)
-        .map((event) => (event as { choices: { delta: { content?: string } }[] }).choices)
-        .map((choices) => choices[0]?.delta.content ?? "")
-        .join("");
-      assert.equal(text, words.join(""));
+      assert.equal(streamedText(events), words.join(""));
       return "completed";
     }
     const reader = response.body!.getReader();
@@ -122,11 +125,18 @@ Deno.test(`soak: ${STREAMS} streams, a third aborted, ${CLIENTS} at once over MA
       await Promise.all(Array.from({ length: CLIENTS }, client));
       return outcomes;
     };
+    // Nothing is left but the idle live sessions parked for a next turn (each
+    // holds its process, its slot and its workspace).
+    const parked = () => server.app.engine.live.status().idle;
     const settled = async () => {
-      await waitFor(() => childrenOf().length === 0, 5000, "CLI children left running");
-      await waitFor(() => server.app.limiter.active === 0, 2000, "concurrency slots still held");
+      await waitFor(() => cliChildren().length === parked(), 5000, "CLI children left running");
       await waitFor(
-        () => [...Deno.readDirSync(server.workspaceRoot)].length === 0,
+        () => server.app.limiter.active === parked(),
+        2000,
+        "concurrency slots still held",
+      );
+      await waitFor(
+        () => [...Deno.readDirSync(server.workspaceRoot)].length === parked(),
         2000,
         "workspaces left behind",
       );

@@ -375,9 +375,14 @@ Deno.test("the event stream yields the events the bridge acts on, in order", asy
     stream({ type: "message_stop" }),
     '{"type":"result","subtype":"success","result":"ab"}',
   ];
-  const events: CliEvent[] = await Array.fromAsync(
-    ReadableStream.from(lines).pipeThrough(new CliEventStream()),
+  // Lines split across pieces of output, as stdout delivers them.
+  const text = lines.join("\n") + "\n";
+  const pieces = [text.slice(0, 100), text.slice(100, 333), text.slice(333)];
+  const batches = await Array.fromAsync(
+    ReadableStream.from(pieces).pipeThrough(new CliEventStream()),
   );
+  assert.ok(batches.length <= pieces.length, "one batch per piece of output at most");
+  const events: CliEvent[] = batches.flat();
   assert.deepEqual(events.map((event) => event.type), [
     "init",
     "message_start",

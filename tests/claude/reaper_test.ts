@@ -65,7 +65,7 @@ Deno.test("a signal reaches the whole group: the leader and its grandchildren", 
   const groups: Group[] = [];
   await using reaper = ProcessGroupReaper.start();
   try {
-    assert.ok(reaper.available, reaper.unavailableReason);
+    assert.ok(reaper.available, reaper.unavailableReason ?? "");
     // The reaper leads its own group: a Ctrl-C to the bridge's group cannot reach it.
     assert.equal(processGroupOf(reaper.pid!), reaper.pid);
     const group = await startGroup(dir, TWO_SLEEPS, 2);

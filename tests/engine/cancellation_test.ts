@@ -141,7 +141,8 @@ Deno.test("what the CLI started dies with it when the client leaves", async () =
 });
 
 Deno.test("what the CLI started is killed when the CLI exits by itself", async () => {
-  await using fixture = await recordingServer();
+  // Without live sessions, the CLI exits once its answer is in.
+  await using fixture = await recordingServer({ LIVE_SESSIONS: "0" });
   const { server, dir } = fixture;
   const response = await server.post(
     "/v1/chat/completions",

@@ -13,6 +13,7 @@ import { HttpError } from "../../src/http/http_error.ts";
 import {
   emptyUsage,
   finishReasonOf,
+  MAX_QUEUED_EVENTS,
   parseArguments,
   Reply,
   type ReplyEnd,
@@ -73,7 +74,7 @@ function reply(options: Partial<ReplyOptions> = {}): Reply {
 async function run(
   events: CliEvent[],
   options: Partial<ReplyOptions> = {},
-  after?: (reply: Reply) => Promise<void>,
+  after?: (reply: Reply) => unknown,
 ): Promise<{ out: ReplyEvent[]; end: ReplyEnd; reply: Reply }> {
   const target = reply(options);
   const feeding = (async () => {
@@ -505,40 +506,48 @@ Deno.test("cancelling the events ends the reply as failed, and later events are 
 
 Deno.test("a take blocked by back-pressure is released when its reader cancels", async () => {
   const target = reply();
-  for (let i = 0; i < 31; i++) await target.take(text(`${i} `));
-  const blocked = target.take(text("31 "));
+  for (let i = 0; i < MAX_QUEUED_EVENTS - 1; i++) await target.take(text(`${i} `));
+  const blocked = target.take(text("last "));
+  assert.ok(blocked, "a full queue makes take wait");
   await target.events.cancel("gone");
   await blocked;
   assert.equal((await target.ended).kind, "failed");
 });
 
-Deno.test("back-pressure: take waits while the reader is 32 events behind, reading releases it", async () => {
+Deno.test("back-pressure: take waits once the reader is MAX_QUEUED_EVENTS behind; one read takes them all and releases it", async () => {
   const target = reply();
-  for (let i = 0; i < 31; i++) await target.take(text(`${i} `));
+  for (let i = 0; i < MAX_QUEUED_EVENTS - 1; i++) {
+    assert.equal(target.take(text(`${i} `)), undefined, "no wait below the limit");
+  }
   const order: string[] = [];
-  const blocked = target.take(text("31 ")).then(() => order.push("take resolved"));
+  const blocked = target.take(text(`${MAX_QUEUED_EVENTS - 1} `))!.then(() =>
+    order.push("take resolved")
+  );
   await drainMicrotasks();
-  assert.equal(order.length, 0, "the 32nd unread event holds the feeder");
-  const reader = target.events.getReader();
+  assert.equal(order.length, 0, "the full queue holds the feeder");
+  const reader = target.batches.getReader();
+  order.push("reader reads");
   const first = await reader.read();
-  order.push("reader read");
   await blocked;
-  assert.deepEqual(order, ["reader read", "take resolved"]);
-  assert.deepEqual(first.value, { type: "text", text: "0 " });
+  assert.deepEqual(order, ["reader reads", "take resolved"]);
+  assert.equal(first.value!.length, MAX_QUEUED_EVENTS, "one read takes every queued event");
   const feeding = (async () => {
-    for (let i = 32; i < 80; i++) await target.take(text(`${i} `));
+    for (let i = MAX_QUEUED_EVENTS; i < MAX_QUEUED_EVENTS + 80; i++) {
+      await target.take(text(`${i} `));
+    }
     await target.take(result());
   })();
   const rest: ReplyEvent[] = [];
   for (let next = await reader.read(); !next.done; next = await reader.read()) {
-    rest.push(next.value);
+    rest.push(...next.value);
   }
   await feeding;
+  const all = [...first.value!, ...rest];
   assert.equal(
-    [first.value, ...rest].flatMap((event) => event?.type === "text" ? [event.text] : []).join(""),
-    Array.from({ length: 80 }, (_, i) => `${i} `).join(""),
+    all.flatMap((event) => event.type === "text" ? [event.text] : []).join(""),
+    Array.from({ length: MAX_QUEUED_EVENTS + 80 }, (_, i) => `${i} `).join(""),
   );
-  assert.equal(rest.at(-1)!.type, "end");
+  assert.equal(all.at(-1)!.type, "end");
 });
 
 Deno.test("finishReasonOf maps Anthropic stop reasons", () => {

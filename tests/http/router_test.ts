@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { HttpError } from "../../src/http/http_error.ts";
-import { route, router } from "../../src/http/router.ts";
+import { route, routeOf, router } from "../../src/http/router.ts";
 
 const handle = router([
   route("GET", "/items/:id", (_request, params) => Response.json({ id: params.id })),
@@ -38,4 +38,27 @@ Deno.test("a known path with the wrong method is 405 with Allow", async () => {
   assert.equal(new Headers(error.headers).get("allow"), "GET, POST");
   const body = await error.toResponse().json();
   assert.equal(body.error, "method not allowed");
+});
+
+Deno.test("routeOf names the matched pattern (also on a 405), nothing for an unknown path", async () => {
+  const ok = new Request("http://x/items/42");
+  await handle(ok);
+  assert.equal(routeOf(ok), "/items/:id");
+  const wrongMethod = new Request("http://x/items/7", { method: "DELETE" });
+  await errorOf(wrongMethod);
+  assert.equal(routeOf(wrongMethod), "/items/:id");
+  const unknown = new Request("http://x/else/1");
+  await errorOf(unknown);
+  assert.equal(routeOf(unknown), undefined);
+});
+
+Deno.test("a path with malformed percent-encoding is 400, before any handler runs", async () => {
+  for (const path of ["/items/%ZZ", "/items/%", "/items/%C3%28"]) {
+    const error = await errorOf(new Request(`http://x${path}`));
+    assert.equal(error.status, 400, path);
+    assert.equal(error.code, "invalid path");
+  }
+  assert.deepEqual(await (await handle(new Request("http://x/items/a%20b"))).json(), {
+    id: "a%20b",
+  });
 });

@@ -37,7 +37,8 @@ async function encode(
   events: ReplyEvent[],
   options: Partial<ChatChunkStreamOptions> = {},
 ): Promise<string> {
-  const stream = ReadableStream.from(events).pipeThrough(
+  // One event per batch, as a reader that keeps up gets them.
+  const stream = ReadableStream.from(events.map((event) => [event])).pipeThrough(
     new ChatChunkStream({ identity, includeUsage: false, legacyFunctions: false, ...options }),
   );
   const decoder = new TextDecoder();

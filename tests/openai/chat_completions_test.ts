@@ -3,8 +3,8 @@
  * and run against the stand-in CLI as a real subprocess.
  */
 import assert from "node:assert/strict";
-import { childProcessCounts } from "../../src/claude/process.ts";
-import { sseData, startServer, steer } from "../support/harness.ts";
+import { recordingServer, sseData, startServer, steer } from "../support/harness.ts";
+import { isRunning, waitGone } from "../support/processes.ts";
 
 async function recorded(
   dir: string,
@@ -214,15 +214,27 @@ Deno.test("stream=true relays CLI deltas as chat.completion.chunk SSE and ends w
   ]);
 });
 
-Deno.test("a finished stream closes at once and lets the CLI exit by itself, unsignalled", async () => {
-  await using server = await startServer();
-  const signalled = childProcessCounts.sigterm + childProcessCounts.sigkill;
-  const exited = childProcessCounts.exited;
+Deno.test("a finished stream's CLI stays alive as the conversation's live session", async () => {
+  await using server = await recordingServer();
+  const response = await server.post("/v1/chat/completions", {
+    stream: true,
+    messages: [steer({ say: ["done"] })],
+  });
+  assert.equal(sseData(await response.text()).at(-1), "[DONE]");
+  const [run] = await server.runs();
+  assert.ok(isRunning(run!.pid));
+  assert.equal(server.app.engine.live.status().idle, 1);
+});
+
+Deno.test("without live sessions, a finished stream's CLI exits by itself once its stdin closes, unsignalled", async () => {
+  await using server = await recordingServer({ LIVE_SESSIONS: "0" });
   const response = await server.post("/v1/chat/completions", {
     stream: true,
     messages: [steer({ say: ["done"], lingerMs: 300 })],
   });
   assert.equal(sseData(await response.text()).at(-1), "[DONE]");
-  while (childProcessCounts.exited === exited) await new Promise((r) => setTimeout(r, 20));
-  assert.equal(childProcessCounts.sigterm + childProcessCounts.sigkill, signalled);
+  const [run] = await server.runs();
+  await waitGone([run!.pid], 5000);
+  const [ended] = await server.runs();
+  assert.deepEqual(ended!.exited, { code: 0, reason: "stdin closed" });
 });

@@ -6,13 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { HttpError } from "../../src/http/http_error.ts";
-import {
-  ANY_OBJECT_SCHEMA,
-  chatOptions,
-  chatRequestSchema,
-  effortOf,
-  toConversation,
-} from "../../src/openai/chat_request.ts";
+import { chatOptions, chatRequestSchema, toConversation } from "../../src/openai/chat_request.ts";
+import { ANY_OBJECT_SCHEMA, effortOf } from "../../src/openai/request_fields.ts";
 
 const PNG = "data:image/png;base64,iVBORw0KGgo=";
 
@@ -367,13 +362,13 @@ Deno.test("400: tools the bridge cannot take", () => {
           { type: "function", function: { name: "a" } },
         ],
       }),
-    "tools",
+    "tools[1].function.name",
     "invalid request",
     /defined twice/,
   );
   rejects(
     () => conversation(x, { tools: [{ type: "function", function: { name: "a b" } }] }),
-    "tools",
+    "tools[0].function.name",
     "invalid request",
     /whitespace or control characters/,
   );

@@ -10,17 +10,18 @@ import { Counter, Gauge, Histogram, Registry } from "../../src/ops/metrics.ts";
 import { CliProbe } from "../../src/ops/readiness.ts";
 import { requestIdOf } from "../../src/ops/request_context.ts";
 import { AUTH, FAKE_CLAUDE, sseData, startServer, steer, TEST_KEY } from "../support/harness.ts";
+import { firstRecordedPid } from "../support/processes.ts";
 
 type Line = Record<string, unknown>;
 
 /** The bridge with a captured log (at `env.LOG_LEVEL`, default info). */
-async function startLogged(env: Record<string, string> = {}) {
+async function startLogged(env: Record<string, string> = {}, childEnv?: Record<string, string>) {
   const raw: string[] = [];
   const logger = new Logger(
     configSchema.shape.LOG_LEVEL.parse(env.LOG_LEVEL),
     (line) => raw.push(line),
   );
-  const server = await startServer(env, undefined, logger);
+  const server = await startServer(env, childEnv, logger);
   return {
     url: server.url,
     raw,
@@ -37,11 +38,12 @@ async function startLogged(env: Record<string, string> = {}) {
       }
       return this.requests();
     },
-    chat: (body: unknown, headers: HeadersInit = {}) =>
+    chat: (body: unknown, headers: HeadersInit = {}, signal?: AbortSignal) =>
       fetch(`${server.url}/v1/chat/completions`, {
         method: "POST",
         headers: { "content-type": "application/json", ...AUTH, ...headers },
         body: JSON.stringify(body),
+        signal,
       }),
     [Symbol.asyncDispose]: () => server[Symbol.asyncDispose](),
   };
@@ -146,7 +148,7 @@ Deno.test("every response echoes X-Request-Id: the client's, or a generated one"
   assert.notEqual(notFound.headers.get("x-request-id"), "bad id");
 });
 
-Deno.test("a non-streaming request logs one line with model, agent, exit code and usage, never the key or prompt", async () => {
+Deno.test("a non-streaming request logs one line with model, agent, how it was served and usage, never the key or prompt", async () => {
   await using server = await startLogged();
   const response = await server.chat(
     {
@@ -166,7 +168,7 @@ Deno.test("a non-streaming request logs one line with model, agent, exit code an
   assert.equal(line.model, "haiku");
   assert.equal(line.agent, "workspace");
   assert.equal(line.stream, false);
-  assert.equal(line.exit_code, 0);
+  assert.equal(line.served, "cold");
   assert.equal(typeof line.queue_wait_ms, "number");
   assert.equal(typeof line.duration_ms, "number");
   assert.deepEqual(usageTokens(line), [7, 3]);
@@ -202,7 +204,7 @@ Deno.test("a stream is logged when it ends, with its time to first content and u
   assert.equal(line.stream, true);
   assert.equal(line.agent, "conversational");
   assert.equal(line.status, 200);
-  assert.equal(line.exit_code, 0);
+  assert.equal(line.served, "cold");
   assert.equal(typeof line.ttft_ms, "number");
   assert.ok((line.ttft_ms as number) <= (line.duration_ms as number));
   assert.deepEqual(usageTokens(line), [5, 2]);
@@ -221,8 +223,9 @@ Deno.test("a stream the client abandons is logged once it is over, not when its 
   const [line] = await server.waitForRequests(1);
   assert.ok(line);
   assert.equal(line.client_closed, true);
+  assert.equal(line.status, 499, "logged as 499 client closed request");
   assert.equal(line.stream, true);
-  assert.equal(typeof line.exit_code, "number");
+  assert.equal(line.served, "cold");
 });
 
 Deno.test("/healthz and /readyz need no key; /readyz reports the CLI version", async () => {
@@ -249,7 +252,7 @@ Deno.test("/readyz answers 503 with the reason when the CLI is missing", async (
   assert.match(String(event?.error), /not found/);
 });
 
-Deno.test("/metrics counts requests by route, status and model, TTFT, and CLI processes", async () => {
+Deno.test("/metrics counts requests by route, status and model, TTFT, CLI processes and live sessions", async () => {
   await using server = await startLogged();
   await (await server.chat({ model: "opus", messages: [steer({})] })).body?.cancel();
   await (await server.chat({ model: "opus", stream: true, messages: [steer({})] })).text();
@@ -270,8 +273,11 @@ Deno.test("/metrics counts requests by route, status and model, TTFT, and CLI pr
   assert.match(text, /^bridge_ttft_seconds_count\{model="opus"\} 1$/m);
   assert.match(text, /^bridge_http_request_duration_seconds_bucket\{.*le="\+Inf"\} \d+$/m);
   assert.match(text, /^bridge_cli_processes_spawned_total [1-9]\d*$/m);
-  assert.match(text, /^bridge_runs_active 0$/m);
+  // Both answered conversations stay alive for their next turn, each holding a slot.
+  assert.match(text, /^bridge_live_sessions\{state="idle"\} 2$/m);
+  assert.match(text, /^bridge_runs_active 2$/m);
   assert.match(text, /^bridge_runs_queued 0$/m);
+  assert.match(text, /^bridge_conversation_requests_total\{path="cold"\} 2$/m);
   assert.match(text, /^# TYPE bridge_cli_processes_killed_total counter$/m);
 });
 
@@ -290,5 +296,88 @@ Deno.test("METRICS=auth needs an API key for /metrics; METRICS=off hides it", as
     const off = await fetch(`${server.url}/metrics`, { headers: AUTH });
     await off.body?.cancel();
     assert.equal(off.status, 404);
+  }
+});
+
+/** The `bridge_http_requests_total` series of a `/metrics` text. */
+function requestSeries(metrics: string): string[] {
+  return metrics.split("\n").filter((line) => line.startsWith("bridge_http_requests_total{"));
+}
+
+Deno.test("metrics label requests by route pattern; unmatched paths are one `other` label", async () => {
+  await using server = await startLogged();
+  const send = async (path: string, init: RequestInit = {}) =>
+    await (await fetch(server.url + path, init)).body?.cancel();
+  for (let i = 0; i < 20; i++) {
+    await send(`/v1/models/anonymous-${i}`); // 401
+    await send(`/v1/models/wrong-method-${i}`, { method: "DELETE" }); // 405
+    await send(`/v1/models/keyed-${i}`, { headers: AUTH }); // 404 model not found
+    await send(`/unknown/${i}`); // 404 no route
+  }
+  await server.waitForRequests(80);
+  const series = requestSeries(await (await fetch(`${server.url}/metrics`)).text());
+  assert.deepEqual(series.sort(), [
+    'bridge_http_requests_total{route="/v1/models/:id",status="401",model=""} 20',
+    'bridge_http_requests_total{route="/v1/models/:id",status="404",model=""} 20',
+    'bridge_http_requests_total{route="/v1/models/:id",status="405",model=""} 20',
+    'bridge_http_requests_total{route="other",status="404",model=""} 20',
+  ]);
+});
+
+Deno.test("a 4xx log line carries the error code and the field at fault, never the content or the key", async () => {
+  await using server = await startLogged();
+  const invalid = await server.chat({
+    messages: [{ role: "user", content: 42 }],
+    stream: "SECRET",
+  });
+  assert.equal(invalid.status, 400);
+  await invalid.body?.cancel();
+  const unauthorized = await fetch(`${server.url}/v1/models`, {
+    headers: { authorization: "Bearer wrong-SECRET-key" },
+  });
+  assert.equal(unauthorized.status, 401);
+  await unauthorized.body?.cancel();
+  const [validation, auth] = await server.waitForRequests(2);
+  assert.equal(validation?.error, "invalid request");
+  assert.match(String(validation?.error_param), /^(messages|stream)/);
+  assert.equal(auth?.error, "unauthorized");
+  assert.equal(auth?.error_param, undefined);
+  assert.ok(!server.raw.join("\n").includes("SECRET"), "no content and no key in the log");
+});
+
+Deno.test("a malformed percent-encoded path is a 400 naming the problem, with nothing logged as unexpected", async () => {
+  await using server = await startLogged();
+  for (const path of ["/v1/models/%ZZ", "/v1/models/%E0%A4%A", "/v1/%FF"]) {
+    const response = await fetch(server.url + path, { headers: AUTH });
+    assert.equal(response.status, 400, path);
+    const body = await response.json();
+    assert.equal(body.error, "invalid path");
+    assert.match(body.message, /percent-encoding/);
+  }
+  const lines = await server.waitForRequests(3);
+  assert.deepEqual(lines.map((line) => line.error), Array(3).fill("invalid path"));
+  assert.ok(!server.lines.some((line) => line.msg === "unexpected error"), server.raw.join("\n"));
+});
+
+Deno.test("a client that leaves after its run started is 499 in the log and the metrics", async () => {
+  const record = await Deno.makeTempDir();
+  try {
+    await using server = await startLogged({}, { FAKE_CLAUDE_RECORD: record });
+    const abort = new AbortController();
+    const request = server.chat({ messages: [steer({ hang: true })] }, {}, abort.signal);
+    await firstRecordedPid(record);
+    abort.abort();
+    await request.catch(() => {});
+    const [line] = await server.waitForRequests(1);
+    assert.equal(line?.status, 499);
+    assert.equal(line?.client_closed, true);
+    const series = requestSeries(await (await fetch(`${server.url}/metrics`)).text());
+    assert.ok(
+      series.some((line) => line.includes('route="/v1/chat/completions",status="499"')),
+      series.join("\n"),
+    );
+    assert.ok(!series.some((line) => line.includes('status="503"')), series.join("\n"));
+  } finally {
+    await Deno.remove(record, { recursive: true });
   }
 });

@@ -46,13 +46,15 @@ export class CliDriver implements AsyncDisposable {
     this.cwd = cwd;
     this.home = home;
     this.#reading = (async () => {
-      for await (const event of process.events) {
-        this.events.push(event);
-        for (const waiter of [...this.#waiters]) {
-          if (waiter.match(event)) {
-            this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-            this.#seen.add(event);
-            waiter.resolve(event);
+      for await (const batch of process.events) {
+        for (const event of batch) {
+          this.events.push(event);
+          for (const waiter of [...this.#waiters]) {
+            if (waiter.match(event)) {
+              this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+              this.#seen.add(event);
+              waiter.resolve(event);
+            }
           }
         }
       }

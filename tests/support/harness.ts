@@ -8,6 +8,7 @@ import { loadAgents } from "../../src/claude/agents.ts";
 import { type App, createApp } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
 import type { Logger } from "../../src/ops/log.ts";
+import { type RecordedRun, recordedRuns } from "./processes.ts";
 
 /** The stand-in CLI script. */
 export const FAKE_CLAUDE = new URL("./fake_claude.ts", import.meta.url).pathname;
@@ -69,6 +70,37 @@ export async function startServer(
   };
 }
 
+/** A bridge whose stand-in runs record themselves (`FAKE_CLAUDE_RECORD`) in `dir`. */
+export interface RecordingServer extends TestServer {
+  /** The directory the runs record themselves in. */
+  dir: string;
+  /** The runs recorded so far. */
+  runs(): Promise<RecordedRun[]>;
+}
+
+/**
+ * {@linkcode startServer} with every stand-in run recording itself in a fresh
+ * directory. Disposing it stops whatever a failed test left running first, so
+ * shutting down cannot hang, then removes the directory.
+ */
+export async function recordingServer(
+  env: Record<string, string> = {},
+  childEnv: Record<string, string> = {},
+): Promise<RecordingServer> {
+  const dir = await Deno.makeTempDir({ prefix: "bridge-record-" });
+  const server = await startServer(env, { ...childEnv, FAKE_CLAUDE_RECORD: dir });
+  return {
+    ...server,
+    dir,
+    runs: () => recordedRuns(dir),
+    async [Symbol.asyncDispose]() {
+      await server.app.close(0);
+      await server[Symbol.asyncDispose]();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
 /** Parses an SSE body into its `data:` payloads (JSON-decoded except `[DONE]`). */
 export function sseData(body: string): unknown[] {
   return body.split("\n")
@@ -83,4 +115,21 @@ export function steer(
   text = "hi",
 ): { role: string; content: string } {
   return { role: "user", content: `${text} [[fake:${JSON.stringify(script)}]]` };
+}
+
+/**
+ * The text of a Chat Completions stream: the first choice's `delta.content`
+ * of every chunk, joined. Takes the SSE body, its data payloads
+ * ({@linkcode sseData}), or the chunks a client library yields; `[DONE]` and
+ * other events (errors) are skipped.
+ */
+export function streamedText(stream: string | readonly unknown[]): string {
+  const items = typeof stream === "string" ? sseData(stream) : stream;
+  let text = "";
+  for (const item of items) {
+    if (typeof item !== "object" || item === null || !("choices" in item)) continue;
+    const choices = (item as { choices?: { delta?: { content?: string | null } }[] }).choices;
+    text += choices?.[0]?.delta?.content ?? "";
+  }
+  return text;
 }

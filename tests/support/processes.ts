@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { REAPER_SCRIPT } from "../../src/claude/reaper.ts";
 
 /** The state letter and parent pid of `pid`, or `undefined` when it is gone. */
 function stat(pid: number): { state: string; ppid: number } | undefined {
@@ -23,6 +24,20 @@ function stat(pid: number): { state: string; ppid: number } | undefined {
 export function isRunning(pid: number): boolean {
   const s = stat(pid);
   return s !== undefined && s.state !== "Z" && s.state !== "X";
+}
+
+/** True for the bridge's process-group reaper (`sh -c <REAPER_SCRIPT>`), which lives as long as the bridge. */
+export function isReaper(pid: number): boolean {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes(REAPER_SCRIPT.trim());
+  } catch {
+    return false;
+  }
+}
+
+/** Running CLI children of `parent` (default: this process): its children but the reaper. */
+export function cliChildren(parent: number = Deno.pid): number[] {
+  return childrenOf(parent).filter((pid) => !isReaper(pid));
 }
 
 /** Running children of `parent` (default: this process). */
@@ -71,6 +86,37 @@ export function recordedPids(dir: string): number[] {
     .map(Number);
 }
 
+/** One stand-in run as it recorded itself (see `fake_claude.ts`). */
+export interface RecordedRun {
+  pid: number;
+  argv: string[];
+  /** Every stdin line it read, each with its newline. */
+  stdin: string;
+  cwd: string;
+  /** The files in its working directory when it started its first turn. */
+  files: string[];
+  env: Record<string, string | undefined>;
+  /** The `--resume` file's text, or null. */
+  resume: string | null;
+  /** The first `initialize` request, or null. */
+  // deno-lint-ignore no-explicit-any
+  initialize: Record<string, any> | null;
+  /** How it ended by itself (`reason` "stdin closed", or "directive"); null while running or when killed. */
+  exited: { code: number; reason: string } | null;
+  /** Per turn: the user text, the system prompt and the settings the API would get. */
+  // deno-lint-ignore no-explicit-any
+  turns: { prompt: string; system: string; settings: Record<string, any> }[];
+}
+
+/** The stand-in runs recorded in `dir` so far, in pid order. */
+export async function recordedRuns(dir: string): Promise<RecordedRun[]> {
+  const runs: RecordedRun[] = [];
+  for (const pid of recordedPids(dir).sort((a, b) => a - b)) {
+    runs.push({ ...JSON.parse(await Deno.readTextFile(`${dir}/${pid}.json`)), pid });
+  }
+  return runs;
+}
+
 /** Pids of the grandchildren recorded in `dir` (the stand-in's `grandchild` directive). */
 export function grandchildPids(dir: string): number[] {
   return [...Deno.readDirSync(dir)]
@@ -82,4 +128,22 @@ export function grandchildPids(dir: string): number[] {
 export async function firstRecordedPid(dir: string, ms = 5000): Promise<number> {
   await waitFor(() => recordedPids(dir).length > 0, ms, `no stand-in run recorded in ${dir}`);
   return recordedPids(dir)[0]!;
+}
+
+/** Running (non-zombie) processes whose process group is `pgid`, from /proc. */
+export function groupMembers(pgid: number): number[] {
+  const pids: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    const pid = Number(entry.name);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const text = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      // "pid (comm) S ppid pgrp ...": comm may contain spaces, so split after its ")".
+      const [state, , pgrp] = text.slice(text.lastIndexOf(")") + 2).split(" ");
+      if (Number(pgrp) === pgid && state !== "Z" && state !== "X") pids.push(pid);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
 }

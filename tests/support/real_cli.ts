@@ -3,9 +3,13 @@
  * as `CLAUDE_BIN`, the CLI pointed at a fake Anthropic API on loopback, and
  * the official `openai` client talking to the bridge.
  *
- * The CLI is found from `CLAUDE_E2E_BIN`, else as `claude` on `PATH`. When it
- * is absent, {@linkcode startE2E} throws a message saying how to install it:
- * these tests fail rather than skip.
+ * The CLI is found from `CLAUDE_E2E_BIN`, else as `claude` on `PATH`, and
+ * must print the pinned version ({@linkcode CLAUDE_CODE_VERSION}). When it is
+ * absent, broken or another version, {@linkcode startE2E} throws a message
+ * saying how to install the pinned one: these tests fail rather than skip.
+ * A test that needs the CLI under another path gets an exec shim
+ * ({@linkcode execShim}), never a symlink: a CLI installed as a wrapper
+ * script finds its files through `$0`.
  *
  * @module
  */
@@ -18,8 +22,10 @@ import {
 } from "./fake_anthropic.ts";
 import { startServer, TEST_KEY, type TestServer } from "./harness.ts";
 
+export { contentText } from "./fake_anthropic.ts";
+
 /** The Claude Code version these tests pin (the one `.ci/run` installs). */
-const CLAUDE_CODE_VERSION = "2.1.197";
+export const CLAUDE_CODE_VERSION = "2.1.197";
 
 const INSTALL_HINT =
   `install it with \`npm install -g @anthropic-ai/claude-code@${CLAUDE_CODE_VERSION}\`` +
@@ -40,9 +46,10 @@ let found: Promise<string> | undefined;
 
 /**
  * The real CLI's path: `CLAUDE_E2E_BIN`, else `claude` on `PATH`, checked by
- * running `--version` once.
+ * running `--version` once against the pinned {@linkcode CLAUDE_CODE_VERSION}.
  *
- * @throws {Error} saying how to install the CLI when it is absent or broken.
+ * @throws {Error} saying how to install the pinned CLI when it is absent,
+ *   broken, or another version.
  */
 export function realClaude(): Promise<string> {
   found ??= (async () => {
@@ -53,16 +60,35 @@ export function realClaude(): Promise<string> {
         `The end-to-end tests need the real Claude Code CLI, and \`claude\` is not on PATH: ${INSTALL_HINT}.`,
       );
     }
-    const runs = await new Deno.Command(bin, { args: ["--version"], stdin: "null" }).output()
-      .then((output) => output.success, () => false);
-    if (!runs) {
+    const output = await new Deno.Command(bin, { args: ["--version"], stdin: "null" }).output()
+      .catch(() => undefined);
+    if (!output?.success) {
       throw new Error(
         `The Claude Code CLI at ${bin} does not run (\`${bin} --version\` failed): ${INSTALL_HINT}.`,
+      );
+    }
+    const printed = new TextDecoder().decode(output.stdout).trim();
+    if (printed.split(/\s+/)[0] !== CLAUDE_CODE_VERSION) {
+      throw new Error(
+        `The end-to-end tests pin Claude Code ${CLAUDE_CODE_VERSION}, but \`${bin} --version\` ` +
+          `prints "${printed}": ${INSTALL_HINT}.`,
       );
     }
     return bin;
   })();
   return found;
+}
+
+/**
+ * Writes an executable shell script at `path` that runs the real CLI with
+ * its arguments (`exec`, so signals and the exit status are the CLI's own),
+ * and returns `path`.
+ */
+export async function execShim(path: string): Promise<string> {
+  const quoted = `'${(await realClaude()).replaceAll("'", `'\\''`)}'`;
+  await Deno.writeTextFile(path, `#!/bin/sh\nexec ${quoted} "$@"\n`, { mode: 0o755 });
+  await Deno.chmod(path, 0o755);
+  return path;
 }
 
 /** The environment that points a CLI child at `apiUrl`, signed in with a dummy key. */
@@ -137,9 +163,9 @@ export async function startE2E(options: E2EOptions = {}): Promise<E2E> {
     home,
     script(next) {
       responses = next;
-      base = fake.requests.filter(isMessagesPost).length;
+      base = fake.posts().length;
     },
-    posts: () => fake.requests.filter(isMessagesPost),
+    posts: () => fake.posts(),
     lastBody: () => lastBody,
     async [Symbol.asyncDispose]() {
       await bridge[Symbol.asyncDispose]();
@@ -147,15 +173,4 @@ export async function startE2E(options: E2EOptions = {}): Promise<E2E> {
       await Deno.remove(home, { recursive: true }).catch(() => {});
     },
   };
-}
-
-function isMessagesPost(request: RecordedRequest): boolean {
-  return request.method === "POST" && request.path.split("?")[0] === "/v1/messages";
-}
-
-/** All text in a Messages API `content` (a string or blocks). */
-export function contentText(content: unknown): string {
-  if (typeof content === "string") return content;
-  if (!Array.isArray(content)) return "";
-  return content.map((block) => typeof block?.text === "string" ? block.text : "").join("\n");
 }
