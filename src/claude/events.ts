@@ -259,8 +259,51 @@ export function toCliEvent(value: unknown): CliEvent | undefined {
   }
 }
 
+/** How the CLI begins a streamed text delta's line, up to the block index. */
+const TEXT_DELTA_HEAD = '{"type":"stream_event","event":{"type":"content_block_delta","index":';
+/** What follows the index, up to the text's opening quote. */
+const TEXT_DELTA_BODY = ',"delta":{"type":"text_delta","text":"';
+const QUOTE = 34;
+const BACKSLASH = 92;
+const ZERO = 48;
+const NINE = 57;
+
+/**
+ * The text of a text-delta line in the CLI's own key order, read without
+ * parsing the whole line (the hot path: most lines of a reply are these), or
+ * `undefined` for any other line, which then takes the general parse. Only
+ * the text's JSON string is decoded, and only when it holds an escape: a JSON
+ * string's other characters stand for themselves.
+ */
+export function textDelta(line: string): string | undefined {
+  if (!line.startsWith(TEXT_DELTA_HEAD)) return undefined;
+  let i = TEXT_DELTA_HEAD.length;
+  while (i < line.length && line.charCodeAt(i) >= ZERO && line.charCodeAt(i) <= NINE) i++;
+  if (i === TEXT_DELTA_HEAD.length || !line.startsWith(TEXT_DELTA_BODY, i)) return undefined;
+  const start = i + TEXT_DELTA_BODY.length;
+  let escaped = false;
+  for (let j = start; j < line.length; j++) {
+    const code = line.charCodeAt(j);
+    if (code === BACKSLASH) {
+      escaped = true;
+      j++;
+    } else if (code === QUOTE) {
+      if (!line.startsWith("}},", j + 1) || !line.trimEnd().endsWith("}")) return undefined;
+      if (!escaped) return line.slice(start, j);
+      try {
+        return JSON.parse(line.slice(start - 1, j + 1));
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}
+
 /** Parses one stdout line: an event, a `raw` event for non-JSON text, or `undefined`. */
 export function parseLine(line: string): CliEvent | undefined {
+  const text = textDelta(line);
+  if (text !== undefined) return { type: "text", text };
   const trimmed = line.trim();
   if (trimmed === "") return undefined;
   if (trimmed.startsWith("{")) {

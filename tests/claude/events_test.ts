@@ -4,7 +4,13 @@
  * non-JSON lines kept as raw text.
  */
 import assert from "node:assert/strict";
-import { type CliEvent, CliEventStream, parseLine, toCliEvent } from "../../src/claude/events.ts";
+import {
+  type CliEvent,
+  CliEventStream,
+  parseLine,
+  textDelta,
+  toCliEvent,
+} from "../../src/claude/events.ts";
 
 const SESSION = "0f6a2c9e-5d1b-4c1e-9a57-3c2f8e1d7b40";
 const tail = {
@@ -27,6 +33,67 @@ Deno.test("a text delta becomes a text event", () => {
     delta: { type: "text_delta", text: "Две" },
   });
   assert.deepEqual(parseLine(line), { type: "text", text: "Две" });
+});
+
+Deno.test("the text-delta fast path reads what a full parse reads, escapes included", () => {
+  const texts = [
+    "",
+    "plain",
+    'say "hi"',
+    "line\nbreak\ttab",
+    "back\\slash\\",
+    "\\",
+    "é😀 Две",
+    "\u0000\u001f\u2028",
+    '}},"x":"',
+    "\ud83d", // a lone surrogate, escaped by JSON.stringify
+  ];
+  for (const text of texts) {
+    for (const index of [0, 7, 12]) {
+      const line = stream({
+        type: "content_block_delta",
+        index,
+        delta: { type: "text_delta", text },
+      });
+      assert.equal(textDelta(line), text, line);
+      assert.equal(
+        textDelta(line),
+        (JSON.parse(line) as { event: { delta: { text: string } } }).event.delta.text,
+      );
+      assert.deepEqual(parseLine(line), { type: "text", text });
+    }
+  }
+});
+
+Deno.test("the text-delta fast path declines lines it cannot read, which the full parse then takes", () => {
+  const delta = { type: "text_delta", text: "hi" };
+  const declined = [
+    // Other key orders or events.
+    JSON.stringify({
+      event: { type: "content_block_delta", index: 0, delta },
+      type: "stream_event",
+    }),
+    stream({ type: "content_block_delta", delta, index: 0 }),
+    stream({ type: "content_block_delta", index: 0, delta: { text: "hi", type: "text_delta" } }),
+    stream({
+      type: "content_block_delta",
+      index: 0,
+      delta: { type: "input_json_delta", partial_json: "{}" },
+    }),
+    stream({ type: "content_block_delta", index: "0", delta }),
+    // Broken lines: cut off inside or after the text.
+    '{"type":"stream_event","event":{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi',
+    '{"type":"stream_event","event":{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}},"session_id":"x"',
+    '{"type":"stream_event","event":{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}',
+    // An escape the JSON grammar does not have.
+    '{"type":"stream_event","event":{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"\\q"}},"uuid":"u"}',
+  ];
+  for (const line of declined) assert.equal(textDelta(line), undefined, line);
+  // Declined but well-formed text deltas still become text events.
+  assert.deepEqual(parseLine(declined[0]!), { type: "text", text: "hi" });
+  assert.deepEqual(parseLine(declined[2]!), { type: "text", text: "hi" });
+  // Broken lines stay raw, as before.
+  assert.equal(parseLine(declined[6]!)?.type, "raw");
 });
 
 Deno.test("message_start carries the message id and its starting usage", () => {

@@ -17,6 +17,7 @@ import {
   toolUse,
   toolUses,
 } from "./fake_anthropic.ts";
+import { textDelta } from "../../src/claude/events.ts";
 import { FAKE_CLAUDE, steer as steerMessage } from "./harness.ts";
 import { fakeApiEnv, realClaude } from "./real_cli.ts";
 import {
@@ -66,11 +67,21 @@ async function shapes(bin: string, scenario: Scenario, real: boolean): Promise<s
     const env = { ...(real ? fakeApiEnv(api.url, home) : {}), ...scenario.cli.env };
     await using cli = new StreamJsonCli({ ...scenario.cli, bin, env });
     await scenario.drive(cli);
+    assertTextDeltasReadFast(cli);
     // `progress` lines (MCP progress of a re-issued call) are the real CLI's only extra.
     return cli.lines.filter((line) => line.type !== "progress").map(shapeOf);
   } finally {
     await Deno.remove(home, { recursive: true });
   }
+}
+
+/** Every text-delta line takes the bridge's fast path, which reads the same text as a full parse. */
+function assertTextDeltasReadFast(cli: StreamJsonCli): void {
+  cli.lines.forEach((line, i) => {
+    if (line.event?.delta?.type !== "text_delta") return;
+    const raw = cli.rawLines[i]!;
+    assert.equal(textDelta(raw), line.event.delta.text, raw);
+  });
 }
 
 async function conforms(scenario: Scenario): Promise<void> {
@@ -81,7 +92,7 @@ async function conforms(scenario: Scenario): Promise<void> {
 
 Deno.test("conformance: two text turns on one process", () =>
   conforms({
-    api: [{ text: ["Hel", "lo"] }, { text: ["again"] }],
+    api: [{ text: ["Hel", 'lo "you"\n'] }, { text: ["é😀\\"] }],
     cli: { args: ARGS },
     async drive(cli) {
       cli.control("v", { subtype: "get_binary_version" });
@@ -92,9 +103,9 @@ Deno.test("conformance: two text turns on one process", () =>
         settings: { env: {}, effortLevel: "low" },
       });
       cli.control("t", { subtype: "set_max_thinking_tokens", max_thinking_tokens: 0 });
-      cli.user(steer({ say: ["Hel", "lo"] }));
+      cli.user(steer({ say: ["Hel", 'lo "you"\n'] }));
       await cli.result();
-      cli.user(steer({ say: ["again"] }));
+      cli.user(steer({ say: ["é😀\\"] }));
       await cli.result();
     },
   }));

@@ -77,6 +77,8 @@ const encoder = new TextEncoder();
 export class StreamJsonCli implements AsyncDisposable {
   /** Every stdout line so far, parsed. */
   readonly lines: CliLine[] = [];
+  /** The same lines as the CLI printed them. */
+  readonly rawLines: string[] = [];
   /** The CLI's control requests the driver answered, in order. */
   readonly answered: CliLine[] = [];
   readonly child: Deno.ChildProcess;
@@ -127,6 +129,7 @@ export class StreamJsonCli implements AsyncDisposable {
           line = { raw };
         }
         this.lines.push(line);
+        this.rawLines.push(raw);
         this.#answer(line);
         for (const waiter of [...this.#waiters]) {
           if (this.lines.length - 1 >= waiter.from && waiter.match(line)) {
