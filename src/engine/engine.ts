@@ -73,6 +73,10 @@ export interface RunOptions {
   thinking?: boolean;
   /** Stop sequences. */
   stop: readonly string[];
+  /** Sampling temperature, 0–2 as OpenAI takes it (Claude's range is 0–1: higher is sent as 1). */
+  temperature?: number;
+  /** Nucleus sampling, 0–1. */
+  topP?: number;
   /** A JSON Schema the answer must satisfy. */
   jsonSchema?: Record<string, unknown>;
   toolChoice: ToolChoice;
@@ -151,10 +155,17 @@ export function systemPromptOf(agent: Agent, instructions: readonly string[]): s
 }
 
 /**
- * A turn's settings: the token limit and effort, the tool choice (through the
- * API's `tool_choice`), and whether extended thinking may run — not when a
- * tool call is forced (the API refuses thinking then), not under a small
- * token limit, and not when `replayedCalls` (see the module documentation).
+ * A turn's settings, the one place that decides them: the token limit and
+ * effort; what goes into the API request itself (`tool_choice`,
+ * `temperature`, `top_p`, `stop_sequences`); and whether extended thinking
+ * may run — not when a tool call is forced (the API refuses thinking then),
+ * not under a small token limit, not with a temperature below 1 or a `top_p`
+ * below 0.95 (the API allows no other values with thinking), and not when
+ * `replayedCalls` (see the module documentation).
+ *
+ * Stop sequences are also sent to the API, which then stops at them itself
+ * (the session stays resumable); the bridge still cuts at them too, and is
+ * the only one to cut at a sequence of blanks, which the API refuses.
  */
 export function turnSettings(
   options: RunOptions,
@@ -187,14 +198,26 @@ export function turnSettings(
   if (toolChoice && single && toolChoice.type !== "none") {
     toolChoice.disable_parallel_tool_use = true;
   }
+  const temperature = options.temperature === undefined
+    ? undefined
+    : Math.min(options.temperature, 1);
+  const stops = options.stop.filter((stop) => stop.trim() !== "");
+  const extraBody: Record<string, unknown> = {
+    ...(toolChoice ? { tool_choice: toolChoice } : {}),
+    ...(temperature === undefined ? {} : { temperature }),
+    ...(options.topP === undefined ? {} : { top_p: options.topP }),
+    ...(stops.length > 0 ? { stop_sequences: stops } : {}),
+  };
   const forced = choice.type === "required" || choice.type === "function";
   const small = options.maxOutputTokens !== undefined &&
     options.maxOutputTokens < MIN_TOKENS_WITH_THINKING;
+  const sampled = (temperature !== undefined && temperature < 1) ||
+    (options.topP !== undefined && options.topP < 0.95);
   return {
     maxOutputTokens: options.maxOutputTokens,
     effort: options.effort,
-    thinking: options.thinking !== false && !forced && !small && !replayedCalls,
-    ...(toolChoice ? { extraBody: { tool_choice: toolChoice } } : {}),
+    thinking: options.thinking !== false && !forced && !small && !sampled && !replayedCalls,
+    ...(Object.keys(extraBody).length > 0 ? { extraBody } : {}),
   };
 }
 

@@ -22,6 +22,7 @@ import type { ProcessSpec } from "../claude/args.ts";
 import {
   controlError,
   controlSuccess,
+  DEFAULT_TURN_SETTINGS,
   GUARD_HOOK,
   initializeRequest,
   mcpToolResult,
@@ -108,6 +109,8 @@ export class Session {
   #answers = new Map<string, ToolAnswer>();
   #deferred: { name: string; answer: ToolAnswer } | undefined;
   #pending: string[] = [];
+  /** The settings the process runs with (a new process has the defaults). */
+  #settings: TurnSettings = DEFAULT_TURN_SETTINGS;
   #nextId = 0;
   #usedAgentTools = false;
 
@@ -202,7 +205,7 @@ export class Session {
         },
       };
     }
-    text += settingsRequests([this.#id(), this.#id()], settings);
+    text += this.#apply(settings);
     if (input) text += userMessage(input, this.#names);
     const reply = this.#attach(options);
     void this.process.write(text);
@@ -221,7 +224,8 @@ export class Session {
   ): Reply {
     if (this.#state !== "suspended") throw new Error(`cannot resume a ${this.#state} session`);
     this.#pending = [];
-    void this.process.write(settingsRequests([this.#id(), this.#id()], settings));
+    const change = this.#apply(settings);
+    if (change !== "") void this.process.write(change);
     const reply = this.#attach(options);
     for (const result of results) {
       this.#answer(result.toolUseId, { content: result.content, isError: result.isError });
@@ -241,6 +245,13 @@ export class Session {
     this.#state = "closed";
     await this.process.release(new DOMException("session released", "AbortError"));
     await this.closed;
+  }
+
+  /** The requests that change the process's settings to `settings` (often none). */
+  #apply(settings: TurnSettings): string {
+    const text = settingsRequests([this.#id(), this.#id()], settings, this.#settings);
+    this.#settings = settings;
+    return text;
   }
 
   #id(): string {

@@ -11,7 +11,6 @@
  * @module
  */
 import { z } from "zod";
-import type { Effort } from "../claude/control.ts";
 import { dataUrlImage } from "../conversation/images.ts";
 import {
   appendTurn,
@@ -30,6 +29,7 @@ import {
   invalid,
   objectSchema,
   REASONING_EFFORTS,
+  type TurnOptions,
   unsupported,
 } from "./request_fields.ts";
 
@@ -104,19 +104,7 @@ export type ChatRequest = z.output<typeof chatRequestSchema>;
 export type ChatMessage = z.output<typeof messageSchema>;
 
 /** What a request asks of its run besides the conversation. */
-export interface ChatOptions {
-  /** Stop sequences (OpenAI `stop`), possibly empty. */
-  stop: string[];
-  /** The schema the answer must satisfy (`response_format` json_schema / json_object). */
-  jsonSchema?: Record<string, unknown>;
-  /** Output token limit (`max_completion_tokens`, else `max_tokens`). */
-  maxOutputTokens?: number;
-  /** `reasoning_effort` as the CLI's effort level. */
-  effort?: Effort;
-  /** False turns extended thinking off (`reasoning_effort` "none" or "minimal"). */
-  thinking?: boolean;
-  toolChoice: ToolChoice;
-  parallelToolCalls: boolean;
+export interface ChatOptions extends TurnOptions {
   /** Send a usage chunk at the end of a stream (`stream_options.include_usage`). */
   includeUsage: boolean;
   /** The client used the legacy `functions` API: answer with `function_call`. */
@@ -218,6 +206,10 @@ export function chatOptions(request: ChatRequest): ChatOptions {
     stop: (typeof stop === "string" ? [stop] : stop).filter((item) => item !== ""),
     jsonSchema: jsonSchemaOf(request.response_format),
     maxOutputTokens: request.max_completion_tokens ?? request.max_tokens ?? undefined,
+    ...(request.temperature === undefined || request.temperature === null
+      ? {}
+      : { temperature: request.temperature }),
+    ...(request.top_p === undefined || request.top_p === null ? {} : { topP: request.top_p }),
     ...effortOf(request.reasoning_effort),
     toolChoice: toolChoiceOf(request),
     // The legacy API has one function call per message.

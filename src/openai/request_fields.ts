@@ -8,7 +8,11 @@
  */
 import type { Effort } from "../claude/control.ts";
 import type { Tool } from "../conversation/model.ts";
+import type { RunOptions } from "../engine/engine.ts";
 import { HttpError } from "../http/http_error.ts";
+
+/** What a face reads from a request for its turn: the engine's run options but the agent and model (the handler's). */
+export type TurnOptions = Omit<RunOptions, "agent" | "model" | "keepAlive">;
 
 /** A 400 `unsupported parameter` naming `param`. */
 export function unsupported(param: string, message: string): HttpError {

@@ -18,8 +18,6 @@
  *
  * @module
  */
-import type { Agent } from "../claude/agents.ts";
-import type { Engine } from "../engine/engine.ts";
 import { HttpError } from "../http/http_error.ts";
 import { readJsonObject } from "../http/json_body.ts";
 import type { Handler } from "../http/router.ts";
@@ -27,8 +25,8 @@ import { parseBody } from "../http/validate.ts";
 import type { Logger } from "../ops/log.ts";
 import { contextOf } from "../ops/request_context.ts";
 import { CoalescingStream } from "../streams/coalescing_stream.ts";
-import { SSE_HEADERS } from "./chat_handler.ts";
-import { type ModelPolicy, resolveModel } from "../engine/model_policy.ts";
+import { type ChatHandlerOptions, SSE_HEADERS } from "./chat_handler.ts";
+import { resolveModel } from "../engine/model_policy.ts";
 import { errorResponse, newId, type ResponseFrame } from "./responses_object.ts";
 import { collectResponse, type OutputItem } from "./responses_output.ts";
 import {
@@ -42,15 +40,7 @@ import type { ResponsesStore } from "./responses_store.ts";
 import { ResponsesEventStream } from "./responses_stream.ts";
 
 /** What the Responses handler needs. */
-export interface ResponsesHandlerOptions {
-  engine: Engine;
-  models: ModelPolicy;
-  /** Agent for `stream: true`. */
-  streamAgent: Agent;
-  /** Agent for `stream: false`. */
-  completionAgent: Agent;
-  maxBodyBytes: number;
-  requestTimeoutMs: number;
+export interface ResponsesHandlerOptions extends ChatHandlerOptions {
   /** Stored responses for `previous_response_id`. */
   store: ResponsesStore<InputItem>;
   /** Where left-out tool types are reported (once per type). */

@@ -33,7 +33,6 @@ import {
 } from "../conversation/model.ts";
 import { HttpError } from "../http/http_error.ts";
 import { issuePath } from "../http/validate.ts";
-import type { Effort } from "../claude/control.ts";
 import {
   ANY_OBJECT_SCHEMA,
   argumentsOf,
@@ -43,6 +42,7 @@ import {
   invalid,
   objectSchema,
   REASONING_EFFORTS,
+  type TurnOptions,
   unsupported,
 } from "./request_fields.ts";
 import type { ResponsesStore } from "./responses_store.ts";
@@ -108,21 +108,10 @@ export const responsesRequestSchema = z.object({
 /** A validated Responses request. */
 export type ResponsesRequest = z.output<typeof responsesRequestSchema>;
 
-/** What a request asks of its run besides the conversation (the engine's run options). */
-export interface ResponsesOptions {
-  stop: string[];
-  jsonSchema?: Record<string, unknown>;
-  maxOutputTokens?: number;
-  effort?: Effort;
-  thinking?: boolean;
-  toolChoice: ToolChoice;
-  parallelToolCalls: boolean;
-}
-
 /** A request translated for the engine. */
 export interface ResponsesPlan {
   conversation: Conversation;
-  options: ResponsesOptions;
+  options: TurnOptions;
   /**
    * The whole input as items: the previous response's items, then `input`
    * with item references resolved — what a stored response keeps.
@@ -505,6 +494,22 @@ function jsonSchemaOf(
   }
 }
 
+/** Fields refused whenever set, with what to do instead. */
+const REFUSED_FIELDS = [
+  [
+    "conversation",
+    "The Conversations API is not available here; use previous_response_id with store: true, or send the whole conversation in input.",
+  ],
+  [
+    "prompt",
+    "Stored prompt templates are not available here; send the text in instructions and input.",
+  ],
+  [
+    "moderation",
+    "Moderation is not available through the Claude Code CLI; leave moderation unset.",
+  ],
+] as const;
+
 /** Refuses the fields the bridge cannot honour (see the README's field table). */
 function refuseUnsupported(request: ResponsesRequest): void {
   if (request.background === true) {
@@ -513,23 +518,8 @@ function refuseUnsupported(request: ResponsesRequest): void {
       "Background responses are not supported; leave background unset and keep the connection open (stream: true shows progress).",
     );
   }
-  if (request.conversation !== undefined && request.conversation !== null) {
-    throw unsupported(
-      "conversation",
-      "The Conversations API is not available here; use previous_response_id with store: true, or send the whole conversation in input.",
-    );
-  }
-  if (request.prompt !== undefined && request.prompt !== null) {
-    throw unsupported(
-      "prompt",
-      "Stored prompt templates are not available here; send the text in instructions and input.",
-    );
-  }
-  if (request.moderation !== undefined && request.moderation !== null) {
-    throw unsupported(
-      "moderation",
-      "Moderation is not available through the Claude Code CLI; leave moderation unset.",
-    );
+  for (const [field, message] of REFUSED_FIELDS) {
+    if (request[field] !== undefined && request[field] !== null) throw unsupported(field, message);
   }
   if (
     (request.top_logprobs ?? 0) > 0 || request.include?.includes("message.output_text.logprobs")
@@ -566,6 +556,10 @@ export function planResponse(request: ResponsesRequest, context: PlanContext): R
       stop: [],
       jsonSchema: jsonSchemaOf(request.text?.format),
       maxOutputTokens: request.max_output_tokens ?? undefined,
+      ...(request.temperature === undefined || request.temperature === null
+        ? {}
+        : { temperature: request.temperature }),
+      ...(request.top_p === undefined || request.top_p === null ? {} : { topP: request.top_p }),
       ...(effort === "max" ? { effort: "max" as const } : effortOf(effort)),
       toolChoice: choice,
       parallelToolCalls: request.parallel_tool_calls ?? true,

@@ -333,3 +333,62 @@ Deno.test("a missing or non-executable CLAUDE_BIN gives 503 naming CLAUDE_BIN, a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a stop sequence the API stops at itself ends the answer there, and the conversation stays live", async () => {
+  await using e2e = await startE2E();
+  e2e.script([
+    { text: ["one, two"], stopReason: "stop_sequence", stopSequence: "three" },
+    { text: ["and on"] },
+  ]);
+  const messages: Message[] = [{ role: "user", content: "count" }];
+  const first = await e2e.client.chat.completions.create({
+    model: MODEL,
+    messages,
+    stop: ["three"],
+  });
+  assert.equal(first.choices[0]?.message.content, "one, two");
+  assert.equal(first.choices[0]?.finish_reason, "stop");
+  assert.deepEqual(e2e.posts()[0]?.body.stop_sequences, ["three"]);
+  const second = await e2e.client.chat.completions.create({
+    model: MODEL,
+    messages: [...messages, { role: "assistant", content: "one, two" }, {
+      role: "user",
+      content: "go on",
+    }],
+  });
+  assert.equal(second.choices[0]?.message.content, "and on");
+  assert.equal(e2e.bridge.app.engine.paths.live, 1, "the second turn went to the same process");
+});
+
+Deno.test("a persona of many KB reaches the model whole as its system prompt, and turn 2 reads it from the prompt cache", async () => {
+  await using e2e = await startE2E();
+  e2e.script([{ text: ["Hello, I am Ava."] }, { text: ["Happy to help."] }]);
+  const persona = `PERSONA-START ${
+    "You are Ava, a calm and precise receptionist. ".repeat(600)
+  }PERSONA-END`;
+  assert.ok(persona.length > 25_000);
+  const messages: Message[] = [{ role: "system", content: persona }, {
+    role: "user",
+    content: "hi",
+  }];
+  const first = await e2e.client.chat.completions.create({ model: MODEL, messages });
+  assert.equal(first.choices[0]?.message.content, "Hello, I am Ava.");
+  const system = e2e.posts()[0]!.body.system.at(-1).text as string;
+  assert.ok(system.endsWith(persona), "the persona is the end of the real system prompt, intact");
+  const second = await e2e.client.chat.completions.create({
+    model: MODEL,
+    messages: [...messages, { role: "assistant", content: "Hello, I am Ava." }, {
+      role: "user",
+      content: "book a room",
+    }],
+  });
+  const usage = second.usage!;
+  const cached = usage.prompt_tokens_details?.cached_tokens ?? 0;
+  // The fake applies Anthropic's prefix-cache rule: everything before the newest message was written by turn 1.
+  assert.equal(cached, e2e.posts()[1]!.usage?.cache_read_input_tokens);
+  assert.ok(
+    cached / usage.prompt_tokens > 0.8,
+    `only ${cached} of ${usage.prompt_tokens} prompt tokens cached`,
+  );
+  assert.equal(e2e.bridge.app.engine.paths.live, 1);
+});

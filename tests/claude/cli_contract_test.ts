@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import {
   controlSuccess,
+  DEFAULT_TURN_SETTINGS,
   initializeRequest,
   mcpToolResult,
   settingsRequests,
@@ -95,7 +96,7 @@ Deno.test("contract: a live process takes turn after turn as native turns, cache
   assert.ok(last.system.some((block: { cache_control?: unknown }) => block.cache_control));
 });
 
-Deno.test("contract: per-turn settings set max_tokens, effort, tool_choice and thinking; unset restores the defaults", async () => {
+Deno.test("contract: per-turn settings set max_tokens, effort, thinking, and request fields (tool_choice, temperature, top_p, stop_sequences); unset restores the defaults", async () => {
   await using cli = await CliDriver.start({}, [{ text: ["a"] }, { text: ["b"] }, { text: ["c"] }]);
   await cli.write(initializeRequest("init", { clientTools: false, guard: false }));
   const turns = [
@@ -104,7 +105,12 @@ Deno.test("contract: per-turn settings set max_tokens, effort, tool_choice and t
       thinking: false,
       maxOutputTokens: 1234,
       effort: "low" as const,
-      extraBody: { tool_choice: { type: "none" } },
+      extraBody: {
+        tool_choice: { type: "none" },
+        temperature: 0.3,
+        top_p: 0.8,
+        stop_sequences: ["END"],
+      },
     },
     { thinking: true },
   ];
@@ -125,13 +131,39 @@ Deno.test("contract: per-turn settings set max_tokens, effort, tool_choice and t
     "disabled",
     "low",
   ]);
-  assert.deepEqual(second.tool_choice, { type: "none" });
+  assert.deepEqual(
+    [second.tool_choice, second.temperature, second.top_p, second.stop_sequences],
+    [{ type: "none" }, 0.3, 0.8, ["END"]],
+  );
   assert.deepEqual([third.max_tokens, third.thinking.type, third.output_config.effort], [
     64000,
     "adaptive",
     "high",
   ]);
-  assert.equal(third.tool_choice, undefined);
+  assert.deepEqual([third.tool_choice, third.temperature, third.stop_sequences], [
+    undefined,
+    undefined,
+    undefined,
+  ]);
+});
+
+Deno.test("contract: a CLI sent no settings runs with the defaults, so the bridge writes settings only when they change", async () => {
+  await using cli = await CliDriver.start({}, [{ text: ["a"] }, { text: ["b"] }]);
+  await cli.write(initializeRequest("init", { clientTools: false, guard: false }));
+  await cli.write(userMessage([text("no settings sent")], NO_TOOLS));
+  await cli.result();
+  await cli.write(
+    settingsRequests(["s", "t"], DEFAULT_TURN_SETTINGS) +
+      userMessage([text("defaults sent")], NO_TOOLS),
+  );
+  await cli.result();
+  const sampling = (body: Record<string, unknown>) => {
+    const { max_tokens, thinking, output_config, temperature, top_p, tool_choice } = body;
+    return { max_tokens, thinking, output_config, temperature, top_p, tool_choice };
+  };
+  const [fresh, explicit] = cli.posts().map((post) => sampling(post.body));
+  assert.deepEqual(fresh, explicit);
+  assert.equal(settingsRequests(["s", "t"], DEFAULT_TURN_SETTINGS, DEFAULT_TURN_SETTINGS), "");
 });
 
 Deno.test("contract: a resumed session file reaches the API exactly as the live path does", async () => {

@@ -9,6 +9,7 @@ import {
   controlError,
   controlRequest,
   controlSuccess,
+  DEFAULT_TURN_SETTINGS,
   GUARD_HOOK,
   initializeRequest,
   mcpToolResult,
@@ -118,6 +119,29 @@ Deno.test("settings: values are strings in env, the extra body JSON text, thinki
       JSON.stringify(JSON.stringify(extraBody)) + '},"effortLevel":"low"}}}\n' +
       '{"type":"control_request","request_id":"b","request":{"subtype":"set_max_thinking_tokens",' +
       '"max_thinking_tokens":0}}\n',
+  );
+});
+
+Deno.test("settings: against the current settings, only the request whose part changed is written", () => {
+  const subtypes = (text: string) =>
+    lines(text).map((line) => (line as { request: { subtype: string } }).request.subtype);
+  const limited = { thinking: true, maxOutputTokens: 100 };
+  assert.deepEqual(subtypes(settingsRequests(["a", "b"], limited, DEFAULT_TURN_SETTINGS)), [
+    "apply_flag_settings",
+  ]);
+  assert.deepEqual(subtypes(settingsRequests(["a", "b"], { thinking: false }, limited)), [
+    "apply_flag_settings",
+    "set_max_thinking_tokens",
+  ]);
+  assert.deepEqual(
+    subtypes(settingsRequests(["a", "b"], { ...limited, thinking: false }, limited)),
+    ["set_max_thinking_tokens"],
+  );
+  const body = { thinking: true, extraBody: { tool_choice: { type: "any" } } };
+  assert.equal(settingsRequests(["a", "b"], structuredClone(body), body), "");
+  assert.deepEqual(
+    subtypes(settingsRequests(["a", "b"], { ...body, extraBody: { temperature: 0 } }, body)),
+    ["apply_flag_settings"],
   );
 });
 

@@ -4,7 +4,13 @@
  * started — is gone within 2 s, its workspace is removed and its slot freed.
  */
 import assert from "node:assert/strict";
-import { AUTH, startServer, steer, type TestServer } from "../support/harness.ts";
+import {
+  AUTH,
+  type RecordingServer,
+  recordingServer,
+  steer,
+  type TestServer,
+} from "../support/harness.ts";
 import {
   firstRecordedPid,
   grandchildPids,
@@ -12,22 +18,6 @@ import {
   waitFor,
   waitGone,
 } from "../support/processes.ts";
-
-/** A server whose stand-in runs record themselves in a fresh directory. */
-async function recordingServer(env: Record<string, string> = {}) {
-  const dir = await Deno.makeTempDir({ prefix: "bridge-record-" });
-  const server = await startServer({ LOG_LEVEL: "error", ...env }, { FAKE_CLAUDE_RECORD: dir });
-  return {
-    server,
-    dir,
-    async [Symbol.asyncDispose]() {
-      // Stop whatever a failed test left running, so shutting the server down cannot hang.
-      await server.app.close(0);
-      await server[Symbol.asyncDispose]();
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
-}
 
 function post(server: TestServer, path: string, body: unknown, signal: AbortSignal) {
   return fetch(server.url + path, {
@@ -58,7 +48,8 @@ async function stillServes(server: TestServer): Promise<void> {
 
 Deno.test("a client that aborts mid-stream stops its CLI within 2 s and frees its slot", async () => {
   await using fixture = await recordingServer({ MAX_CONCURRENT: "1", MAX_QUEUE: "0" });
-  const { server, dir } = fixture;
+  const { dir } = fixture;
+  const server: TestServer = fixture;
   const controller = new AbortController();
   const response = await post(
     server,
@@ -83,13 +74,13 @@ Deno.test("a client that aborts mid-stream stops its CLI within 2 s and frees it
  * returns the CLI's pid. `beforeLeaving` runs while the CLI is up.
  */
 async function leaveAfterStart(
-  fixture: { server: TestServer; dir: string },
+  fixture: RecordingServer,
   path: string,
   body: unknown,
   beforeLeaving: () => Promise<void> = async () => {},
 ): Promise<number> {
   const controller = new AbortController();
-  const pending = post(fixture.server, path, body, controller.signal).catch((error) => error);
+  const pending = post(fixture, path, body, controller.signal).catch((error) => error);
   const pid = await firstRecordedPid(fixture.dir);
   await beforeLeaving();
   controller.abort();
@@ -101,7 +92,7 @@ Deno.test("a client that leaves before the first byte stops its CLI within 2 s",
   await using fixture = await recordingServer();
   const pid = await leaveAfterStart(fixture, "/v1/chat/completions", chat({ stall: true }, true));
   await waitGone([pid]);
-  await stillServes(fixture.server);
+  await stillServes(fixture);
 });
 
 Deno.test("a CLI that ignores SIGTERM is killed within 2 s of the abort", async () => {
@@ -115,7 +106,7 @@ Deno.test("a non-streaming client that leaves stops its CLI within 2 s", async (
   await using fixture = await recordingServer();
   const pid = await leaveAfterStart(fixture, "/v1/chat/completions", chat({ hang: true }, false));
   await waitGone([pid]);
-  await stillServes(fixture.server);
+  await stillServes(fixture);
 });
 
 Deno.test("an /execute client that leaves stops its CLI within 2 s", async () => {
@@ -143,7 +134,8 @@ Deno.test("what the CLI started dies with it when the client leaves", async () =
 Deno.test("what the CLI started is killed when the CLI exits by itself", async () => {
   // Without live sessions, the CLI exits once its answer is in.
   await using fixture = await recordingServer({ LIVE_SESSIONS: "0" });
-  const { server, dir } = fixture;
+  const { dir } = fixture;
+  const server: TestServer = fixture;
   const response = await server.post(
     "/v1/chat/completions",
     chat({ grandchild: true, say: ["done"] }, false),

@@ -154,3 +154,24 @@ Deno.test("400: tool_choice required without tools", () => {
     /"required" needs at least one function in tools/,
   );
 });
+
+Deno.test("temperature and top_p go into the API request; a temperature over 1 is sent as Claude's maximum", () => {
+  assert.deepEqual(settings({ temperature: 0.2, topP: 0.5 }).extraBody, {
+    temperature: 0.2,
+    top_p: 0.5,
+  });
+  assert.deepEqual(settings({ temperature: 1.7 }).extraBody, { temperature: 1 });
+});
+
+Deno.test("thinking stays on only with the sampling values the API allows with it (temperature 1, top_p ≥ 0.95)", () => {
+  assert.equal(settings({ temperature: 1 }).thinking, true);
+  assert.equal(settings({ temperature: 1.5 }).thinking, true);
+  assert.equal(settings({ topP: 0.95 }).thinking, true);
+  assert.equal(settings({ temperature: 0.7 }).thinking, false);
+  assert.equal(settings({ topP: 0.9 }).thinking, false);
+});
+
+Deno.test("stop sequences go to the API too, except blank ones (which only the bridge cuts at)", () => {
+  assert.deepEqual(settings({ stop: ["END", "\n\n", " "] }).extraBody, { stop_sequences: ["END"] });
+  assert.equal(settings({ stop: ["\n"] }).extraBody, undefined);
+});

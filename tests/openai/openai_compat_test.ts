@@ -408,3 +408,26 @@ Deno.test("a Pipecat-shaped request (developer message, content parts, include_u
   );
   assert.match(run!.resume ?? "", /"Hi! How can I help\?"/);
 });
+
+Deno.test("a response_format schema over 128 KiB (argv's limit per argument) goes to the CLI on stdin", async () => {
+  await using server = await recordingServer();
+  const properties = Object.fromEntries(
+    Array.from(
+      { length: 3000 },
+      (_, i) => [`field_${i}`, { type: "string", description: "x".repeat(40) }],
+    ),
+  );
+  const schema = { type: "object", properties };
+  assert.ok(JSON.stringify(schema).length > 128 * 1024);
+  const response = await server.post("/v1/chat/completions", {
+    response_format: { type: "json_schema", json_schema: { name: "big", schema } },
+    messages: [steer({ structured: { field_0: "a" } })],
+  });
+  assert.equal(response.status, 200, await response.clone().text());
+  assert.deepEqual(JSON.parse((await response.json()).choices[0].message.content), {
+    field_0: "a",
+  });
+  const [run] = await server.runs();
+  assert.deepEqual(run?.initialize?.jsonSchema, schema);
+  assert.ok(run!.argv.every((arg) => arg.length < 4096), "nothing large in argv");
+});
