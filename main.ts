@@ -6,7 +6,7 @@
  * @module
  */
 import { loadAgents } from "./src/claude/agents.ts";
-import { Workspace } from "./src/claude/workspace.ts";
+import { sweepWorkspaces, Workspace } from "./src/claude/workspace.ts";
 import { createApp } from "./src/app.ts";
 import { loadConfig, readEnv } from "./src/config.ts";
 import { serveGuarded } from "./src/http/guarded_server.ts";
@@ -29,6 +29,9 @@ try {
     config.workspaceRoot,
     async (root) => await (await Workspace.create(root, { name: "startup-check" })).remove(),
   );
+  // Run directories an earlier bridge left behind when it crashed (only ours, unlocked).
+  const swept = await sweepWorkspaces(config.workspaceRoot);
+  if (swept.length > 0) logger.info("removed workspaces left by an earlier run", { paths: swept });
   await checkAgentsDir(config.agentsDir);
   const app = createApp({ config, agents: await loadAgents(config.agentsDir), logger });
   if (config.generatedKey) {

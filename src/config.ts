@@ -66,12 +66,14 @@ export const configSchema = z.object({
   AGENTS_DIR: z.string().min(1).default(new URL("../agents", import.meta.url).pathname).describe(
     "Directory of agent definitions (`<name>/agent.json` and optional `<name>/workspace/`). Default: the `agents/` directory next to `main.ts` (embedded in the compiled binary).",
   ),
-  STREAM_AGENT: name.default("conversational").describe("Agent that serves `stream: true`."),
+  STREAM_AGENT: name.default("conversational").describe(
+    "Agent that serves `stream: true` (Chat Completions and Responses).",
+  ),
   COMPLETION_AGENT: name.default("workspace").describe(
-    "Agent that serves `stream: false` and `/execute` without an `agent`.",
+    "Agent that serves `stream: false` (Chat Completions and Responses) and `/execute` without an `agent`.",
   ),
   WORKSPACE_ROOT: z.string().min(1).default(DEFAULT_WORKSPACE_ROOT).describe(
-    "Where per-request temporary workspaces are made (and removed).",
+    "Where each CLI process gets its own run directory (`run-<agent>-<random>/` with `work/`, its working directory, and `private/`, its session files), removed when the process exits; leftovers of a crash are swept at start.",
   ),
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info").describe(
     "Least severe log level written (`debug`, `info`, `warn`, `error`); JSON lines on stdout. Only `debug` logs prompts.",
@@ -92,7 +94,7 @@ export const configSchema = z.object({
     "Longest any turn (streaming or not) may wait, after its input was written, for the model's first event; past it the CLI is stopped and the client gets 504.",
   ),
   MAX_CONCURRENT: int(4, 1, 1000).describe(
-    "Most CLI processes running at once (each needs about 170-280 MB), warm ones included.",
+    "Most CLI processes alive at once (each needs about 250 MB): running, warm, live and suspended ones.",
   ),
   MAX_QUEUE: int(16, 0, 100_000).describe(
     "Most requests waiting for a free CLI slot; past it requests get 429 with `Retry-After`.",
@@ -101,7 +103,7 @@ export const configSchema = z.object({
     "On SIGINT/SIGTERM, how long running requests may finish before their CLI processes are stopped.",
   ),
   KILL_GRACE_MS: int(1000, 10, 60_000).describe(
-    "Milliseconds between SIGTERM and SIGKILL when the bridge stops a CLI process; also how long a CLI that has delivered its result may take to exit by itself.",
+    "Milliseconds between SIGTERM and SIGKILL when the bridge stops a CLI process; also how long a CLI let go of (its stdin closed) may take to exit by itself.",
   ),
   MAX_LINE_CHARS: int(8 * 1024 * 1024, 1024).describe(
     "Longest CLI output line kept, in characters; longer lines are dropped with a logged warning.",

@@ -5,21 +5,12 @@
  * child sees.
  */
 import assert from "node:assert/strict";
-import { BridgeProcess, MAIN, ROOT } from "../support/bridge_process.ts";
+import { BridgeProcess, MAIN, ROOT, startTaskFlags } from "../support/bridge_process.ts";
 import { FAKE_CLAUDE, steer } from "../support/harness.ts";
 import { firstRecordedPid, waitGone } from "../support/processes.ts";
 
 /** The permission flags of `deno task start`, allowed to run the stand-in instead of `claude`. */
-async function startFlags(): Promise<string[]> {
-  const { tasks } = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
-  return (tasks.start as string).split(/\s+/)
-    .filter((word) => word.startsWith("--allow-"))
-    .map((flag) =>
-      flag.startsWith("--allow-run=")
-        ? flag.replace(/([=,])claude(,|$)/, `$1${FAKE_CLAUDE}$2`)
-        : flag
-    );
-}
+const startFlags = () => startTaskFlags({ claude: FAKE_CLAUDE });
 
 /** Only what the process needs from the test's environment (never a stray API_KEYS). */
 function baseEnv(): Record<string, string> {
@@ -333,5 +324,27 @@ Deno.test("main: a client that leaves mid-stream is logged as 499 and its CLI is
     await waitGone([cli], 5000);
   } finally {
     await Deno.remove(record, { recursive: true });
+  }
+});
+
+Deno.test("main: on start, run directories a crashed bridge left in WORKSPACE_ROOT are removed, and nothing else", async () => {
+  const root = await Deno.makeTempDir({ prefix: "bridge-sweep-" });
+  try {
+    const leftover = `${root}/run-workspace-0123456789abcdef`;
+    await Deno.mkdir(`${leftover}/work`, { recursive: true });
+    await Deno.writeTextFile(`${leftover}/work/notes.txt`, "left by a crash");
+    await Deno.mkdir(`${root}/not-a-run`);
+    await Deno.writeTextFile(`${root}/run-notes.txt`, "not a directory of ours");
+    await using bridge = startBridge(
+      { API_KEYS: "k", WORKSPACE_ROOT: root },
+      widen(widen(await startFlags(), "read", root), "write", root),
+    );
+    await bridge.listening();
+    const line = JSON.parse(await bridge.line(/"msg":"removed workspaces left by an earlier run"/));
+    assert.deepEqual(line.paths, [leftover]);
+    const kept = [...Deno.readDirSync(root)].map((entry) => entry.name).sort();
+    assert.deepEqual(kept.filter((name) => !name.startsWith(".")), ["not-a-run", "run-notes.txt"]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });

@@ -36,7 +36,12 @@
  */
 import assert from "node:assert/strict";
 import { REAPER_SCRIPT } from "../../src/claude/reaper.ts";
-import { BridgeProcess, ROOT } from "../support/bridge_process.ts";
+import {
+  BridgeProcess,
+  ROOT,
+  type StartTaskChanges,
+  startTaskFlags,
+} from "../support/bridge_process.ts";
 import {
   type FakeReply,
   type RecordedRequest,
@@ -913,29 +918,6 @@ async function denoDir(): Promise<string> {
   return JSON.parse(new TextDecoder().decode(output.stdout)).denoDir;
 }
 
-/** What a test adds to the start task's `--allow-read` and `--allow-run` lists. */
-interface ExtraPermissions {
-  read?: string[];
-  run?: string[];
-}
-
-/**
- * The permission flags of `deno task start` (from deno.json), with `extra`
- * added to its lists. Its `--allow-run` stays: the real CLI is `claude` on
- * PATH.
- */
-async function startFlags(extra: ExtraPermissions = {}): Promise<string[]> {
-  const { tasks } = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
-  return (tasks.start as string).split(/\s+/).filter((word) => word.startsWith("--allow-"))
-    .map((flag) => {
-      const [name, list] = flag.split("=", 2);
-      const added = name === "--allow-read" ? extra.read : name === "--allow-run" ? extra.run : [];
-      if (list === undefined || !added?.length) return flag;
-      const items = list.split(",");
-      return `${name}=${[...items, ...added.filter((item) => !items.includes(item))].join(",")}`;
-    });
-}
-
 /** The start task's default workspace root, the only place its --allow-write lets runs go. */
 const START_WORKSPACE_ROOT = "/tmp/claude-openai-bridge";
 
@@ -944,11 +926,11 @@ async function startMain(
   apiUrl: string,
   home: string,
   env: Record<string, string>,
-  extra: ExtraPermissions = {},
+  extra: StartTaskChanges = {},
 ): Promise<BridgeProcess> {
   await realClaude();
   const bridge = new BridgeProcess({
-    flags: ["--no-prompt", ...await startFlags(extra)],
+    flags: ["--no-prompt", ...await startTaskFlags(extra)],
     env: {
       PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
       DENO_DIR: await denoDir(),

@@ -9,8 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { z } from "zod";
-import { agents, OpenAI } from "../support/client_libraries.ts";
-import { TEST_KEY } from "../support/harness.ts";
+import { agents, openaiClient } from "../support/client_libraries.ts";
 import { clientSandbox, modelToolName, startToolBridge } from "../support/real_clients.ts";
 
 const SECRET = "The secret word is LYCHEE-2718.";
@@ -31,7 +30,7 @@ async function roundTrip(api: Api, stream: boolean): Promise<void> {
         ? `The file says: ${SECRET}`
         : "The tool result did not hold the file.",
   });
-  const client = new OpenAI({ baseURL: bridge.baseUrl, apiKey: TEST_KEY, maxRetries: 0 });
+  const client = openaiClient(bridge.baseUrl);
   const model = api === "chat_completions"
     ? new agents.OpenAIChatCompletionsModel(client, "sonnet")
     : new agents.OpenAIResponsesModel(client, "sonnet");

@@ -6,7 +6,8 @@
  *
  * Routes: `GET /ping`; `GET /stream?lines=N&ms=M` (N lines, M ms apart);
  * `POST /secret` (401 without reading the body); `POST /upload` (reads at
- * most 1 MiB, then 413; else 200 with the size).
+ * most 1 MiB, then 413; else 200 with the size). The test imports the same
+ * {@linkcode app} to serve in-process.
  *
  * @module
  */
@@ -16,7 +17,8 @@ import { readBodyBytes } from "../../src/http/json_body.ts";
 
 const encoder = new TextEncoder();
 
-async function app(request: Request): Promise<Response> {
+/** The fixture's routes (see the module documentation). */
+export async function app(request: Request): Promise<Response> {
   const url = new URL(request.url);
   try {
     if (url.pathname === "/ping") return new Response("pong");
@@ -46,15 +48,17 @@ async function app(request: Request): Promise<Response> {
   }
 }
 
-const server = serveGuarded({
-  hostname: "127.0.0.1",
-  port: 0,
-  headerTimeoutMs: Number(Deno.env.get("HEADER_TIMEOUT_MS") ?? 30_000),
-  onListen: ({ port }) => console.log(JSON.stringify({ port })),
-  onWarning: (message, fields) => console.log(JSON.stringify({ warning: message, ...fields })),
-}, app);
+if (import.meta.main) {
+  const server = serveGuarded({
+    hostname: "127.0.0.1",
+    port: 0,
+    headerTimeoutMs: Number(Deno.env.get("HEADER_TIMEOUT_MS") ?? 30_000),
+    onListen: ({ port }) => console.log(JSON.stringify({ port })),
+    onWarning: (message, fields) => console.log(JSON.stringify({ warning: message, ...fields })),
+  }, app);
 
-Deno.addSignalListener("SIGTERM", async () => {
-  await server.shutdown();
-  Deno.exit(0);
-});
+  Deno.addSignalListener("SIGTERM", async () => {
+    await server.shutdown();
+    Deno.exit(0);
+  });
+}

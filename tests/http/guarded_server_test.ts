@@ -8,43 +8,12 @@
  */
 import assert from "node:assert/strict";
 import { type GuardedServer, LINGER_BYTES, serveGuarded } from "../../src/http/guarded_server.ts";
-import { HttpError } from "../../src/http/http_error.ts";
-import { readBodyBytes } from "../../src/http/json_body.ts";
 import { waitFor } from "../support/processes.ts";
+import { app } from "./guarded_server_fixture.ts";
 
 const FIXTURE = new URL("./guarded_server_fixture.ts", import.meta.url).pathname;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** A small app: `/ping`, `/stream?lines=N&ms=M`, `/secret` (401 unread), `/upload` (413 past 1 MiB). */
-async function app(request: Request): Promise<Response> {
-  const url = new URL(request.url);
-  try {
-    if (url.pathname === "/ping") return new Response("pong");
-    if (url.pathname === "/stream") {
-      const lines = Number(url.searchParams.get("lines") ?? 10);
-      const ms = Number(url.searchParams.get("ms") ?? 10);
-      let sent = 0;
-      return new Response(
-        new ReadableStream<Uint8Array>({
-          async pull(controller) {
-            if (sent === lines) return controller.close();
-            if (sent > 0) await new Promise((resolve) => setTimeout(resolve, ms));
-            controller.enqueue(encoder.encode(`line ${sent++}\n`));
-          },
-        }),
-      );
-    }
-    if (url.pathname === "/secret") throw new HttpError(401, "unauthorized", "No key.");
-    if (url.pathname === "/upload") {
-      return Response.json({ size: (await readBodyBytes(request, 1024 * 1024)).byteLength });
-    }
-    throw new HttpError(404, "not found", "No such route.");
-  } catch (error) {
-    if (error instanceof HttpError) return error.toResponse();
-    throw error;
-  }
-}
 
 function start(headerTimeoutMs: number): GuardedServer {
   return serveGuarded({ hostname: "127.0.0.1", port: 0, headerTimeoutMs }, app);

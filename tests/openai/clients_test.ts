@@ -19,6 +19,7 @@ import {
   createOpenAICompatible,
   generateText,
   OpenAI,
+  openaiClient,
   stepCountIs,
   streamText,
   tool,
@@ -37,11 +38,7 @@ const prompt = (say: string[]) =>
 
 Deno.test("openai SDK: chat.completions.create, non-streaming", async () => {
   await using server = await startServer();
-  const client = new OpenAI({
-    apiKey: TEST_KEY,
-    baseURL: `${server.url}/v1`,
-    maxRetries: 0,
-  });
+  const client = openaiClient(`${server.url}/v1`);
   const completion = await client.chat.completions.create({
     model: "haiku",
     messages: [{ role: "system", content: "Be brief." }, {
@@ -59,11 +56,7 @@ Deno.test("openai SDK: chat.completions.create, non-streaming", async () => {
 
 Deno.test("openai SDK: streaming with include_usage", async () => {
   await using server = await startServer();
-  const client = new OpenAI({
-    apiKey: TEST_KEY,
-    baseURL: `${server.url}/v1`,
-    maxRetries: 0,
-  });
+  const client = openaiClient(`${server.url}/v1`);
   const stream = await client.chat.completions.create({
     model: "sonnet",
     stream: true,
@@ -87,11 +80,7 @@ Deno.test("openai SDK: streaming with include_usage", async () => {
 
 Deno.test("openai SDK: models.list and an API error raised as APIError with the message", async () => {
   await using server = await startServer();
-  const client = new OpenAI({
-    apiKey: TEST_KEY,
-    baseURL: `${server.url}/v1`,
-    maxRetries: 0,
-  });
+  const client = openaiClient(`${server.url}/v1`);
   const models = [];
   for await (const model of client.models.list()) models.push(model.id);
   assert.deepEqual(models, ["haiku", "sonnet", "opus"]);
@@ -226,11 +215,7 @@ const weatherTool: OpenAI.ChatCompletionTool = {
 
 Deno.test("openai SDK: manual tool loop, not streaming: tool_calls, then the result, then the answer from it", async () => {
   await using bridge = await weatherBridge();
-  const client = new OpenAI({
-    apiKey: TEST_KEY,
-    baseURL: bridge.baseUrl,
-    maxRetries: 0,
-  });
+  const client = openaiClient(bridge.baseUrl);
   const messages: OpenAI.ChatCompletionMessageParam[] = [
     { role: "user", content: "Weather in Paris?" },
   ];
@@ -262,11 +247,7 @@ Deno.test("openai SDK: manual tool loop, not streaming: tool_calls, then the res
 
 Deno.test("openai SDK: manual tool loop, streaming: the call assembled from its deltas, then the streamed answer", async () => {
   await using bridge = await weatherBridge();
-  const client = new OpenAI({
-    apiKey: TEST_KEY,
-    baseURL: bridge.baseUrl,
-    maxRetries: 0,
-  });
+  const client = openaiClient(bridge.baseUrl);
   const messages: OpenAI.ChatCompletionMessageParam[] = [
     { role: "user", content: "Weather in Paris?" },
   ];
@@ -330,11 +311,7 @@ for (const stream of [false, true]) {
     }) runs the function and returns the answer`,
     async () => {
       await using bridge = await weatherBridge();
-      const client = new OpenAI({
-        apiKey: TEST_KEY,
-        baseURL: bridge.baseUrl,
-        maxRetries: 0,
-      });
+      const client = openaiClient(bridge.baseUrl);
       const ran: string[] = [];
       const body = {
         model: "sonnet",

@@ -7,22 +7,16 @@
  */
 import assert from "node:assert/strict";
 import { Logger } from "../../src/ops/log.ts";
-import { APIError, OpenAI } from "../support/client_libraries.ts";
+import { APIError, type OpenAI, openaiClient } from "../support/client_libraries.ts";
 import { firstRecordedPid, isRunning, waitGone } from "../support/processes.ts";
-import {
-  AUTH,
-  recordingServer,
-  startServer,
-  TEST_KEY,
-  type TestServer,
-} from "../support/harness.ts";
+import { AUTH, recordingServer, startServer, type TestServer } from "../support/harness.ts";
 
 /** A user text that steers the stand-in CLI. */
 const steered = (script: Record<string, unknown>, text = "hi") =>
   `${text} [[fake:${JSON.stringify(script)}]]`;
 
 function clientOf(server: TestServer): OpenAI {
-  return new OpenAI({ apiKey: TEST_KEY, baseURL: `${server.url}/v1`, maxRetries: 0 });
+  return openaiClient(`${server.url}/v1`);
 }
 
 const weather = {

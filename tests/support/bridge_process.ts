@@ -19,6 +19,43 @@ export const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 /** The repository root. */
 export const ROOT = new URL("../..", import.meta.url).pathname;
 
+/** What a test changes in the start task's permission lists. */
+export interface StartTaskChanges {
+  /** Runs this binary instead of `claude` (e.g. the stand-in CLI). */
+  claude?: string;
+  /** Added to `--allow-read`. */
+  read?: string[];
+  /** Added to `--allow-write`. */
+  write?: string[];
+  /** Added to `--allow-run`. */
+  run?: string[];
+}
+
+/**
+ * The permission flags of `deno task start`, read from deno.json, with
+ * `changes` applied to their lists: what the bridge runs with when started
+ * the way the README says.
+ */
+export async function startTaskFlags(changes: StartTaskChanges = {}): Promise<string[]> {
+  const { tasks } = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
+  const added: Record<string, string[] | undefined> = {
+    "--allow-read": changes.read,
+    "--allow-write": changes.write,
+    "--allow-run": changes.run,
+  };
+  return (tasks.start as string).split(/\s+/).filter((word) => word.startsWith("--allow-"))
+    .map((flag) => {
+      const [name, list] = flag.split("=", 2) as [string, string | undefined];
+      if (list === undefined) return flag;
+      let items = list.split(",");
+      if (name === "--allow-run" && changes.claude) {
+        items = items.map((item) => item === "claude" ? changes.claude! : item);
+      }
+      items.push(...(added[name] ?? []).filter((item) => !items.includes(item)));
+      return `${name}=${items.join(",")}`;
+    });
+}
+
 /** How to start a bridge process. */
 export interface BridgeProcessOptions {
   /** The entry point (default {@linkcode MAIN}). */

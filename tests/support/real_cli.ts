@@ -13,14 +13,14 @@
  *
  * @module
  */
-import { OpenAI } from "./client_libraries.ts";
+import { type OpenAI, openaiClient } from "./client_libraries.ts";
 import {
   type FakeAnthropic,
   type FakeResponse,
   type RecordedRequest,
   startFakeAnthropic,
 } from "./fake_anthropic.ts";
-import { startServer, TEST_KEY, type TestServer } from "./harness.ts";
+import { startServer, type TestServer } from "./harness.ts";
 
 export { contentText } from "./fake_anthropic.ts";
 
@@ -143,10 +143,7 @@ export async function startE2E(options: E2EOptions = {}): Promise<E2E> {
     { ...fakeApiEnv(fake.url, home), ...options.childEnv },
   );
   let lastBody: Promise<string> = Promise.resolve("");
-  const client = new OpenAI({
-    apiKey: TEST_KEY,
-    baseURL: `${bridge.url}/v1`,
-    maxRetries: 0,
+  const client = openaiClient(`${bridge.url}/v1`, {
     // Keeps a copy of each response body so tests can check the wire format too.
     fetch: async (input: string | URL | Request, init?: RequestInit) => {
       const response = await fetch(input, init);
