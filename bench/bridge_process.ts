@@ -1,10 +1,15 @@
 /**
  * Runs the bridge ({@link ./serve.ts}) as a separate process for a
- * benchmark, so its memory is its own and measurable from `/proc`.
+ * benchmark, so its memory and CPU time are its own and measurable from
+ * `/proc`, and its CLI children can be found and weighed.
  *
  * @module
  */
+import type { RunPath } from "../src/engine/engine.ts";
 import type { PoolStatus } from "../src/engine/warm_pool.ts";
+import { BridgeProcess } from "../tests/support/bridge_process.ts";
+import { own } from "./cleanup.ts";
+import { childrenOf, commandOf, cpuTimes, type Memory, memoryOf } from "./procfs.ts";
 
 const SERVE = new URL("./serve.ts", import.meta.url).pathname;
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
@@ -12,68 +17,60 @@ const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 /** The bearer key benchmark bridges accept. */
 export const BENCH_KEY = "bench-key";
 
-/** Memory figures of one process, in MiB. */
-export interface Memory {
-  /** Resident set size now. */
-  rssMiB: number;
-  /** Peak resident set size so far (`VmHWM`). */
-  peakMiB: number;
+/** What `GET /bench/state` reports. */
+export interface BridgeState {
+  /** The warm pool, or `null` without one. */
+  pool: PoolStatus | null;
+  /** Requests served so far, by engine path. */
+  paths: Record<RunPath, number>;
+  /** Parked and running sessions. */
+  sessions: { idle: number; suspended: number; maxIdle: number; running: number };
 }
 
-/** Reads a process's resident memory from `/proc/<pid>/status`. */
-export async function memoryOf(pid: number): Promise<Memory> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  const kib = (field: string) =>
-    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1]);
-  return { rssMiB: kib("VmRSS") / 1024, peakMiB: kib("VmHWM") / 1024 };
+/** The Deno cache this process uses, so a bridge started with another `HOME` still finds its modules. */
+function denoDir(): string {
+  const env = Deno.env.toObject();
+  return env.DENO_DIR ?? `${env.XDG_CACHE_HOME ?? `${env.HOME}/.cache`}/deno`;
 }
 
-/** A bridge process on a loopback port. */
-export class BridgeProcess implements AsyncDisposable {
-  readonly url: string;
-  readonly pid: number;
-  #child: Deno.ChildProcess;
-  #drained: Promise<unknown>;
-
-  private constructor(child: Deno.ChildProcess, url: string, drained: Promise<unknown>) {
-    this.#child = child;
-    this.pid = child.pid;
-    this.url = url;
-    this.#drained = drained;
-  }
-
-  /** Starts the bridge with `env` (on top of this process's environment) and waits until it listens. */
-  static async start(env: Record<string, string>): Promise<BridgeProcess> {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--quiet", `--config=${CONFIG}`, SERVE],
-      env: { API_KEYS: BENCH_KEY, LOG_LEVEL: "warn", ...env },
-      stdin: "null",
-      stdout: "piped",
+/** A benchmark bridge ({@link ./serve.ts}): the shared bridge process, plus its state, CPU and memory. */
+export class BenchBridge extends BridgeProcess {
+  /**
+   * Starts the bridge with `env` (on top of this process's environment) and
+   * waits until it listens. `env.BENCH_SERVER=plain` serves with a plain
+   * `Deno.serve` instead of the guarded server (a diagnostic).
+   */
+  static async launch(env: Record<string, string>): Promise<BenchBridge> {
+    const bridge = new BenchBridge({
+      script: SERVE,
+      flags: ["-A", "--quiet", `--config=${CONFIG}`],
+      env: { API_KEYS: BENCH_KEY, LOG_LEVEL: "warn", DENO_DIR: denoDir(), ...env },
       stderr: "inherit",
-    }).spawn();
-    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let text = "";
-    while (!text.includes("\n")) {
-      const { done, value } = await lines.read();
-      if (done) throw new Error(`the bridge exited before listening: ${text}`);
-      text += value;
+      // serve.ts prints `{"port": N}` once listening.
+      urlFrom: (line) => {
+        const port = line.startsWith('{"port":') ? JSON.parse(line).port : undefined;
+        return port === undefined ? undefined : `http://127.0.0.1:${port}`;
+      },
+    });
+    own(bridge.child, true);
+    try {
+      await bridge.listening();
+    } catch (error) {
+      await bridge[Symbol.asyncDispose]();
+      throw error;
     }
-    const { port } = JSON.parse(text.slice(0, text.indexOf("\n")));
-    const drained = (async () => {
-      while (!(await lines.read()).done) { /* keep stdout flowing */ }
-    })();
-    return new BridgeProcess(child, `http://127.0.0.1:${port}`, drained);
+    return bridge;
   }
 
-  /** The warm pool's status, or `null` without a pool. */
-  async pool(): Promise<PoolStatus | null> {
-    return await (await fetch(`${this.url}/bench/pool`)).json();
+  /** The pool, the paths taken and the sessions, from `GET /bench/state`. */
+  async state(): Promise<BridgeState> {
+    return await (await fetch(`${this.url}/bench/state`)).json();
   }
 
   /** Waits until the pool has `count` ready processes for `model`. */
   async poolReady(model: string, count = 1, timeoutMs = 60_000): Promise<void> {
     const deadline = performance.now() + timeoutMs;
-    while ((await this.pool())?.models[model]?.ready !== count) {
+    while ((await this.state()).pool?.models[model]?.ready !== count) {
       if (performance.now() > deadline) {
         throw new Error(`the warm pool did not get ${count} ready "${model}" in ${timeoutMs} ms`);
       }
@@ -86,14 +83,17 @@ export class BridgeProcess implements AsyncDisposable {
     return memoryOf(this.pid);
   }
 
-  /** Stops the bridge (SIGTERM: it stops its pool) and waits for it. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    try {
-      this.#child.kill("SIGTERM");
-    } catch {
-      // Already gone.
+  /** CPU time (user + system, ms) the bridge process has used so far, and its exited children. */
+  cpuTimes(): Promise<{ self: number; children: number }> {
+    return cpuTimes(this.pid);
+  }
+
+  /** The pids of the CLI processes the bridge runs now (its children started with `--print`). */
+  async cliPids(): Promise<number[]> {
+    const pids: number[] = [];
+    for (const pid of await childrenOf(this.pid)) {
+      if ((await commandOf(pid)).includes("--print")) pids.push(pid);
     }
-    await this.#child.status;
-    await this.#drained;
+    return pids;
   }
 }

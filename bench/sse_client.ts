@@ -1,11 +1,19 @@
 /**
  * A minimal streaming chat client for benchmarks: posts a chat completion
- * with `stream: true` and reports when each content chunk arrived.
+ * with `stream: true` (and usage in the last chunk) and reports when each
+ * content chunk arrived, the whole answer and the usage.
  *
  * @module
  */
 import { BENCH_KEY } from "./bridge_process.ts";
 import { wallNow } from "./stats.ts";
+
+/** The usage of a chat completion. */
+export interface ChatUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  prompt_tokens_details?: { cached_tokens?: number };
+}
 
 /** What one streamed request gave. */
 export interface StreamOutcome {
@@ -17,8 +25,14 @@ export interface StreamOutcome {
   totalMs: number;
   /** Content chunks received. */
   chunks: number;
+  /** The answer's text. */
+  text: string;
+  /** The usage chunk, if one came. */
+  usage?: ChatUsage;
   /** True when the stream ended with `data: [DONE]` and no error event. */
   complete: boolean;
+  /** The error body or event, when there was one. */
+  error?: string;
 }
 
 /**
@@ -34,20 +48,24 @@ export async function streamChat(
   const response = await fetch(`${baseUrl}/v1/chat/completions`, {
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${BENCH_KEY}` },
-    body: JSON.stringify({ ...body, stream: true }),
+    body: JSON.stringify({ ...body, stream: true, stream_options: { include_usage: true } }),
   });
   let ttftMs = NaN;
   let chunks = 0;
   let done = false;
-  let failed = false;
+  let error: string | undefined;
+  let text = "";
+  let usage: ChatUsage | undefined;
   if (!response.ok || !response.body) {
-    await response.body?.cancel();
+    const error = await response.text().catch(() => "");
     return {
       status: response.status,
       ttftMs,
       totalMs: performance.now() - started,
       chunks,
+      text,
       complete: false,
+      error,
     };
   }
   const decoder = new TextDecoder();
@@ -66,11 +84,13 @@ export async function streamChat(
         continue;
       }
       const parsed = JSON.parse(data);
-      if (parsed.error) failed = true;
-      const text: string | undefined = parsed.choices?.[0]?.delta?.content;
-      if (!text) continue;
+      if (parsed.error) error = data;
+      if (parsed.usage) usage = parsed.usage;
+      const content: string | undefined = parsed.choices?.[0]?.delta?.content;
+      if (!content) continue;
       if (chunks++ === 0) ttftMs = performance.now() - started;
-      onContent?.(text, receivedAt);
+      text += content;
+      onContent?.(content, receivedAt);
     }
   }
   return {
@@ -78,6 +98,19 @@ export async function streamChat(
     ttftMs,
     totalMs: performance.now() - started,
     chunks,
-    complete: done && !failed,
+    text,
+    usage,
+    complete: done && error === undefined,
+    error,
   };
+}
+
+/** Throws with what the bridge said unless `outcome` is a complete stream. */
+export function assertComplete(outcome: StreamOutcome, what: string): StreamOutcome {
+  if (!outcome.complete) {
+    throw new Error(
+      `${what} failed (HTTP ${outcome.status}): ${outcome.error?.slice(0, 500) ?? "no [DONE]"}`,
+    );
+  }
+  return outcome;
 }
