@@ -29,6 +29,7 @@ import {
   invalid,
   objectSchema,
   REASONING_EFFORTS,
+  samplingOf,
   type TurnOptions,
   unsupported,
 } from "./request_fields.ts";
@@ -206,10 +207,7 @@ export function chatOptions(request: ChatRequest): ChatOptions {
     stop: (typeof stop === "string" ? [stop] : stop).filter((item) => item !== ""),
     jsonSchema: jsonSchemaOf(request.response_format),
     maxOutputTokens: request.max_completion_tokens ?? request.max_tokens ?? undefined,
-    ...(request.temperature === undefined || request.temperature === null
-      ? {}
-      : { temperature: request.temperature }),
-    ...(request.top_p === undefined || request.top_p === null ? {} : { topP: request.top_p }),
+    ...samplingOf(request.temperature, request.top_p),
     ...effortOf(request.reasoning_effort),
     toolChoice: toolChoiceOf(request),
     // The legacy API has one function call per message.

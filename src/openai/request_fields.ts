@@ -84,6 +84,17 @@ export function effortOf(
   }
 }
 
+/** `temperature` and `top_p` as run options (unset or null ones left out). */
+export function samplingOf(
+  temperature: number | null | undefined,
+  topP: number | null | undefined,
+): { temperature?: number; topP?: number } {
+  return {
+    ...(temperature === undefined || temperature === null ? {} : { temperature }),
+    ...(topP === undefined || topP === null ? {} : { topP }),
+  };
+}
+
 /** A function's parameters as an object schema (an object schema without `type` gets one). */
 export function parametersOf(
   param: string,

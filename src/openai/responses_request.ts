@@ -42,6 +42,7 @@ import {
   invalid,
   objectSchema,
   REASONING_EFFORTS,
+  samplingOf,
   type TurnOptions,
   unsupported,
 } from "./request_fields.ts";
@@ -556,11 +557,8 @@ export function planResponse(request: ResponsesRequest, context: PlanContext): R
       stop: [],
       jsonSchema: jsonSchemaOf(request.text?.format),
       maxOutputTokens: request.max_output_tokens ?? undefined,
-      ...(request.temperature === undefined || request.temperature === null
-        ? {}
-        : { temperature: request.temperature }),
-      ...(request.top_p === undefined || request.top_p === null ? {} : { topP: request.top_p }),
-      ...(effort === "max" ? { effort: "max" as const } : effortOf(effort)),
+      ...samplingOf(request.temperature, request.top_p),
+      ...effortOf(effort),
       toolChoice: choice,
       parallelToolCalls: request.parallel_tool_calls ?? true,
     },
