@@ -1,7 +1,8 @@
 /**
  * Soak, bounded: a few hundred streams against the stand-in, more at once
  * than MAX_CONCURRENT, a third of them aborted at random points. Afterwards
- * no CLI child is left, no slot or workspace is held, no promise rejection
+ * no CLI child is left but the parked live sessions, no other slot or
+ * workspace is held, no promise rejection
  * went unhandled, and the server's heap is back near where it started.
  */
 import assert from "node:assert/strict";
