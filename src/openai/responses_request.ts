@@ -185,8 +185,15 @@ const functionToolSchema = z.object({
   strict: z.boolean().nullish(),
 }).loose();
 
-/** The text of an instruction (system/developer) message: one instruction per text part. */
-function instructionTexts(param: string, content: string | z.output<typeof part>[]): string[] {
+/**
+ * The texts of `content` (a string, or input_text parts); any other part is a
+ * 400 naming it, with `takes` saying what the field accepts.
+ */
+function textParts(
+  param: string,
+  content: string | z.output<typeof part>[],
+  takes: string,
+): string[] {
   if (typeof content === "string") return [content];
   return content.map((item, index) => {
     if ((item.type === "input_text" || item.type === "text") && typeof item.text === "string") {
@@ -194,11 +201,14 @@ function instructionTexts(param: string, content: string | z.output<typeof part>
     }
     throw unsupported(
       `${param}[${index}].type`,
-      `${param}[${index}] is a "${
-        clip(item.type, 40)
-      }" part; system and developer messages take input_text parts.`,
+      `${param}[${index}] is a "${clip(item.type, 40)}" part; ${takes}`,
     );
   });
+}
+
+/** The text of an instruction (system/developer) message: one instruction per text part. */
+function instructionTexts(param: string, content: string | z.output<typeof part>[]): string[] {
+  return textParts(param, content, "system and developer messages take input_text parts.");
 }
 
 /** An image part as an image block; remote URLs and file ids are 400s. */
@@ -261,18 +271,11 @@ function assistantText(param: string, content: string | z.output<typeof part>[])
 
 /** A function_call_output's output as tool-result text: a string, or its input_text parts joined. */
 function outputText(param: string, output: string | z.output<typeof part>[]): string {
-  if (typeof output === "string") return output;
-  return output.map((item, index) => {
-    if ((item.type === "input_text" || item.type === "text") && typeof item.text === "string") {
-      return item.text;
-    }
-    throw unsupported(
-      `${param}[${index}].type`,
-      `${param}[${index}] is a "${
-        clip(item.type, 40)
-      }" part; function_call_output takes a string or input_text parts (images and files cannot be passed on as a tool result).`,
-    );
-  }).join("");
+  return textParts(
+    param,
+    output,
+    "function_call_output takes a string or input_text parts (images and files cannot be passed on as a tool result).",
+  ).join("");
 }
 
 /** True for an item that is an item reference (`type: "item_reference"`, or only an id). */
